@@ -1,0 +1,53 @@
+# Two commands do everything on a fresh machine with Python 3.11:
+#   make reproduce   -- regenerate every notebook, figure and number, then the paper
+#   make test        -- ruff, unit tests, and nbval over the committed notebooks
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+# The CPU build of PyTorch: a plain `torch` requirement would pull a multi-GB CUDA build.
+TORCH_PIN := torch==2.13.0
+NBVAL_OUT := build/nbval-outputs
+
+.PHONY: setup test unit nbval lint reproduce quick paper clean bench
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 not found: set PYTHON=/path/to/python3.11"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH_PIN)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check fhnrnn tests benchmarks
+
+unit: $(STAMP)
+	$(PY) -m pytest tests
+
+# nbval re-executes each committed notebook and compares its outputs. Figures and numbers
+# it writes go to a scratch folder, never over the paper's own files.
+nbval: $(STAMP)
+	rm -rf $(NBVAL_OUT)
+	FHNRNN_OUTPUT_ROOT=$(abspath $(NBVAL_OUT)) $(PY) -m pytest -p no:cacheprovider --nbval \
+		--nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
+
+test: lint unit nbval
+
+reproduce: $(STAMP)
+	$(PY) -m fhnrnn reproduce
+	$(MAKE) paper
+
+quick: $(STAMP)
+	$(PY) -m fhnrnn reproduce --quick
+
+paper:
+	@if [ -f paper/main.tex ]; then $(MAKE) -C paper; else echo "paper/main.tex not written yet"; fi
+
+bench: $(STAMP)
+	@for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

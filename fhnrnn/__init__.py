@@ -1,0 +1,11 @@
+"""fhnrnn: opening up a recurrent network trained on the FitzHugh-Nagumo neuron.
+
+The package holds all the computing behind the notebooks: the FHN model (:mod:`fhnrnn.fhn`),
+datasets (:mod:`fhnrnn.tasks`), RNN cells (:mod:`fhnrnn.models`), training
+(:mod:`fhnrnn.training`), the Sussillo & Barak fixed-point engine
+(:mod:`fhnrnn.fixedpoints`), analysis (:mod:`fhnrnn.analysis`), figures
+(:mod:`fhnrnn.plotting`), numbers for the paper (:mod:`fhnrnn.paper`) and notebook
+reproduction (:mod:`fhnrnn.reproduce`).
+"""
+
+__version__ = "0.1.0"
