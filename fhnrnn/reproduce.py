@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import re
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -90,7 +89,7 @@ def _execute(notebook: Path, output: Path, quick: bool) -> NotebookRun:
             cwd=str(notebook.parent),
             progress_bar=False,
         )
-    except Exception as exc:  # noqa: BLE001 -- any failure is reported in the summary
+    except Exception as exc:
         return NotebookRun(notebook, time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
     return NotebookRun(notebook, time.perf_counter() - start)
 
@@ -100,7 +99,9 @@ def _write_back(executed: Path, source: Path) -> None:
     atomic_write_text(source, json.dumps(content, indent=1, ensure_ascii=False) + "\n")
 
 
-def run(only: Sequence[str] | None = None, quick: bool = False, root: Path | None = None) -> list[NotebookRun]:
+def run(
+    only: Sequence[str] | None = None, quick: bool = False, root: Path | None = None
+) -> list[NotebookRun]:
     """Execute the selected notebooks in order and return one :class:`NotebookRun` each."""
     from tqdm.auto import tqdm
 
@@ -135,9 +136,15 @@ def summary(results: Sequence[NotebookRun]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point of ``python -m fhnrnn reproduce``."""
-    parser = argparse.ArgumentParser(prog="python -m fhnrnn reproduce", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run with QUICK=True; outputs go to build/quick/")
-    parser.add_argument("--only", nargs="+", metavar="NN", help="two-digit prefixes of the notebooks to run")
+    parser = argparse.ArgumentParser(
+        prog="python -m fhnrnn reproduce", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run with QUICK=True; outputs go to build/quick/"
+    )
+    parser.add_argument(
+        "--only", nargs="+", metavar="NN", help="two-digit prefixes of the notebooks to run"
+    )
     args = parser.parse_args(argv)
     try:
         results = run(only=args.only, quick=args.quick)

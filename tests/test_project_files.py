@@ -1,0 +1,75 @@
+"""The set-up files agree with each other: one dependency list, one torch pin."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def _makefile_torch_pin() -> str:
+    match = re.search(r"^TORCH_PIN := torch==(\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert match, "Makefile must pin the CPU torch build in TORCH_PIN"
+    return match.group(1)
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def test_torch_range_admits_the_pinned_cpu_build(pyproject: dict) -> None:
+    (spec,) = [dep for dep in pyproject["project"]["dependencies"] if dep.startswith("torch")]
+    pin = _version_tuple(_makefile_torch_pin())
+    for op, bound in re.findall(r"(>=|<=|<|>|==)\s*([\d.]+)", spec):
+        bound_tuple = _version_tuple(bound)
+        width = max(len(pin), len(bound_tuple))
+        a = pin + (0,) * (width - len(pin))
+        b = bound_tuple + (0,) * (width - len(bound_tuple))
+        assert {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b}[op], spec
+
+
+def test_environment_yml_installs_the_package_with_the_same_pin() -> None:
+    text = (ROOT / "environment.yml").read_text(encoding="utf-8")
+    assert "python=3.11" in text
+    assert f"torch=={_makefile_torch_pin()}" in text
+    assert re.search(r"^\s*- -e \.\[test\]$", text, re.M), (
+        "environment.yml must pip-install -e .[test]"
+    )
+
+
+def test_required_packages_are_declared(pyproject: dict) -> None:
+    declared = {
+        re.split(r"[<>=!\[ ]", dep)[0].lower() for dep in pyproject["project"]["dependencies"]
+    }
+    wanted = {
+        "torch",
+        "numpy",
+        "scipy",
+        "scikit-learn",
+        "matplotlib",
+        "jupyterlab",
+        "papermill",
+        "nbval",
+        "ipywidgets",
+        "tqdm",
+    }
+    assert wanted <= declared
+    test_extra = {
+        re.split(r"[<>=!\[ ]", dep)[0]
+        for dep in pyproject["project"]["optional-dependencies"]["test"]
+    }
+    assert {"pytest", "ruff"} <= test_extra
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "make test" in (ROOT / "README.md").read_text(encoding="utf-8")
