@@ -19,7 +19,8 @@ import json
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +100,21 @@ def _write_back(executed: Path, source: Path) -> None:
     atomic_write_text(source, json.dumps(content, indent=1, ensure_ascii=False) + "\n")
 
 
+@contextmanager
+def _output_root_redirected(folder: Path | None) -> Iterator[None]:
+    """Point the kernels' figures and numbers at ``folder`` for the duration (no-op for None)."""
+    previous = os.environ.get(OUTPUT_ROOT_ENV)
+    if folder is not None:
+        os.environ[OUTPUT_ROOT_ENV] = str(folder)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(OUTPUT_ROOT_ENV, None)
+        else:
+            os.environ[OUTPUT_ROOT_ENV] = previous
+
+
 def run(
     only: Sequence[str] | None = None, quick: bool = False, root: Path | None = None
 ) -> list[NotebookRun]:
@@ -110,15 +126,14 @@ def run(
     build = root / "build" / ("quick" if quick else "")
     executed_dir = build / "executed"
     executed_dir.mkdir(parents=True, exist_ok=True)
-    if quick:
-        os.environ[OUTPUT_ROOT_ENV] = str(build)
     results = []
-    for notebook in (bar := tqdm(notebooks, desc="notebooks", unit="nb")):
-        bar.set_postfix_str(notebook.name)
-        result = _execute(notebook, executed_dir / notebook.name, quick)
-        if result.ok and not quick:
-            _write_back(executed_dir / notebook.name, notebook)
-        results.append(result)
+    with _output_root_redirected(build if quick else None):
+        for notebook in (bar := tqdm(notebooks, desc="notebooks", unit="nb")):
+            bar.set_postfix_str(notebook.name)
+            result = _execute(notebook, executed_dir / notebook.name, quick)
+            if result.ok and not quick:
+                _write_back(executed_dir / notebook.name, notebook)
+            results.append(result)
     return results
 
 
