@@ -43,8 +43,14 @@ reproduce: $(STAMP)
 quick: $(STAMP)
 	$(PY) -m fhnrnn reproduce --quick
 
+# The Debian TeX packages that paper/main.tex needs, installed when latexmk is missing.
+TEX_PACKAGES := latexmk texlive-latex-base texlive-latex-recommended texlive-latex-extra \
+	texlive-fonts-recommended
+
 paper:
-	@if [ -f paper/main.tex ]; then $(MAKE) -C paper; else echo "paper/main.tex not written yet"; fi
+	@command -v latexmk >/dev/null || { apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES); }
+	$(MAKE) -C paper
 
 bench: $(STAMP)
 	@for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
