@@ -19,12 +19,19 @@ from pathlib import Path
 
 from fhnrnn._paths import atomic_write_text, output_root
 
-_NAME = re.compile(r"^[A-Za-z]+$")
+_NAME = re.compile(r"[A-Za-z]+")
 
 
 def generated_dir() -> Path:
     """Folder holding ``numbers.json`` and ``numbers.tex``."""
     return output_root() / "paper" / "generated"
+
+
+def _as_scalar(value: object) -> object:
+    """Unwrap a 0-d array (what numpy reductions often return) into a Python scalar."""
+    if hasattr(value, "ndim") and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        return value.item()
+    return value
 
 
 def _format(value: object, fmt: str) -> str:
@@ -90,8 +97,9 @@ def record(name: str, value: float | int | str, fmt: str = ".3g", *, source: str
     ValueError
         If ``name`` is not letters only, or ``value`` is not finite.
     """
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(f"name must be letters only (a LaTeX macro name), got {name!r}")
+    value = _as_scalar(value)
     text = _format(value, fmt)
     raw = value if isinstance(value, str) else float(value)
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):

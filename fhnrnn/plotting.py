@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from fhnrnn._paths import atomic_write_bytes, output_root
 
+if TYPE_CHECKING:
+    from fhnrnn.fhn import FHN, LimitCycle
+
 STYLE_PATH = Path(__file__).with_name("fhnrnn.mplstyle")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
 # Fixed metadata: a rerun that draws the same figure writes the same bytes.
 _METADATA = {
     "png": {"Software": None},
@@ -52,7 +59,7 @@ def save_figure(fig: Figure, name: str, *, formats: tuple[str, ...] = ("png", "p
     """
     if not isinstance(fig, Figure):
         raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(f"name must be letters, digits, '_' or '-', got {name!r}")
     unknown = set(formats) - set(_METADATA)
     if unknown or not formats:
@@ -65,3 +72,350 @@ def save_figure(fig: Figure, name: str, *, formats: tuple[str, ...] = ("png", "p
         atomic_write_bytes(path, buffer.getvalue())
         written.append(path)
     return written
+
+
+# ---------------------------------------------------------------------------- FHN figures
+
+CLASS_COLORS = {
+    "stable node": "#0072B2",
+    "stable focus": "#56B4E9",
+    "unstable node": "#D55E00",
+    "unstable focus": "#E69F00",
+    "center": "#000000",
+}
+"""One colour per fixed-point type (the labels of :data:`fhnrnn.fhn.CLASSES`)."""
+
+
+def _class_runs(labels: np.ndarray) -> list[tuple[str, slice]]:
+    """Contiguous runs of equal labels, each slice extended by one sample to join the next."""
+    starts = [0, *(np.flatnonzero(labels[1:] != labels[:-1]) + 1)]
+    ends = [*starts[1:], labels.size]
+    return [
+        (str(labels[s]), slice(s, min(e + 1, labels.size)))
+        for s, e in zip(starts, ends, strict=True)
+    ]
+
+
+def _format_eigenvalues(eigenvalues: np.ndarray) -> str:
+    first, second = eigenvalues
+    if first.imag != 0:
+        return rf"$\lambda = {first.real:.3f} \pm {abs(first.imag):.3f}\,i$"
+    return rf"$\lambda_1 = {first.real:.3f},\ \lambda_2 = {second.real:.3f}$"
+
+
+def _mark_hopf(ax: Axes, hopf: tuple[float, float], label: bool = True) -> None:
+    for index, point in enumerate(hopf):
+        ax.axvline(
+            point,
+            color="0.4",
+            lw=0.9,
+            ls=":",
+            label="Hopf points" if label and index == 0 else None,
+        )
+
+
+def plot_fhn_timeseries(
+    times: np.ndarray,
+    runs: Mapping[str, np.ndarray],
+    *,
+    title: str | None = None,
+    axes: Sequence[Axes] | None = None,
+) -> Figure:
+    """``v(t)`` and ``w(t)`` side by side for one or more runs.
+
+    Parameters
+    ----------
+    times : ndarray, shape (T,)
+    runs : mapping of str to ndarray, shape (T, 2)
+        Legend label -> states ``(v, w)``; the first run is drawn boldest.
+    title : str, optional
+        Figure title.
+    axes : pair of Axes, optional
+        Where to draw; a new 1 x 2 figure by default.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9.0, 3.4), sharex=True)
+    styles = [{"lw": 1.8}, {"lw": 1.1, "ls": "--"}, {"lw": 1.0, "ls": ":"}]
+    for index, (label, states) in enumerate(runs.items()):
+        for column, ax in enumerate(axes):
+            ax.plot(times, states[:, column], label=label, **styles[index % len(styles)])
+    for ax, name in zip(axes, ("voltage $v$", "recovery variable $w$"), strict=True):
+        ax.set_xlabel("time $t$ (dimensionless)")
+        ax.set_ylabel(name)
+    figure = axes[0].figure
+    if len(runs) > 1:
+        figure.legend(
+            *axes[0].get_legend_handles_labels(),
+            loc="upper center",
+            ncol=len(runs),
+            bbox_to_anchor=(0.5, 0.0),
+            fontsize=9,
+        )
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def plot_phase_plane(
+    ax: Axes,
+    model: FHN,
+    I: float,
+    *,
+    trajectory: np.ndarray | None = None,
+    v_range: tuple[float, float] = (-2.5, 2.5),
+    w_range: tuple[float, float] = (-1.0, 3.0),
+) -> Axes:
+    """Phase plane at current ``I``: direction field, both nullclines, a trajectory, and the
+    fixed point coloured by type (named in the title) with its eigenvalues.
+
+    Parameters
+    ----------
+    ax : Axes
+    model : fhnrnn.fhn.FHN
+    I : float
+    trajectory : ndarray, shape (T, 2), optional
+        States ``(v, w)`` to draw, with an open circle at the start.
+    v_range, w_range : pair of float
+        Axis limits.
+
+    Returns
+    -------
+    Axes
+    """
+    v_grid, w_grid = np.meshgrid(np.linspace(*v_range, 21), np.linspace(*w_range, 17))
+    flow = model.rhs(np.stack([v_grid, w_grid], axis=-1), I)
+    speed = np.hypot(flow[..., 0], flow[..., 1]) + 1e-12
+    ax.quiver(
+        v_grid,
+        w_grid,
+        flow[..., 0] / speed,
+        flow[..., 1] / speed,
+        color="0.75",
+        angles="xy",
+        scale=40,
+        width=0.0025,
+    )
+    v = np.linspace(*v_range, 400)
+    w_v, w_w = model.nullclines(v, I)
+    ax.plot(v, w_v, color="#0072B2", label=r"$v$-nullcline ($\dot v = 0$)")
+    ax.plot(v, w_w, color="#009E73", label=r"$w$-nullcline ($\dot w = 0$)")
+    if trajectory is not None:
+        ax.plot(trajectory[:, 0], trajectory[:, 1], color="0.15", lw=1.0, label="trajectory")
+        ax.plot(*trajectory[0], "o", mfc="white", mec="0.15", ms=5)
+    kind = model.classify(I)
+    v_star, w_star = model.fixed_point(I)
+    ax.plot(
+        v_star,
+        w_star,
+        "*",
+        ms=14,
+        color=CLASS_COLORS[kind],
+        mec="black",
+        mew=0.6,
+        label="fixed point (coloured by type)",
+        zorder=5,
+    )
+    ax.text(
+        0.03,
+        0.97,
+        _format_eigenvalues(model.eigenvalues(I)),
+        transform=ax.transAxes,
+        va="top",
+        fontsize=9,
+        bbox={"fc": "white", "ec": "0.8", "alpha": 0.9},
+    )
+    ax.set(
+        xlim=v_range,
+        ylim=w_range,
+        xlabel="voltage $v$",
+        ylabel="recovery variable $w$",
+        title=f"$I = {I:g}$: {kind}",
+    )
+    ax.grid(False)
+    return ax
+
+
+def plot_fixed_points(
+    model: FHN,
+    I: np.ndarray,
+    *,
+    axes: Sequence[Axes] | None = None,
+) -> Figure:
+    """``v*(I)`` and ``w*(I)``, coloured by the type of the fixed point, Hopf points marked.
+
+    Parameters
+    ----------
+    model : fhnrnn.fhn.FHN
+    I : ndarray, shape (n,)
+        Increasing currents.
+    axes : pair of Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), sharex=True)
+    values = model.fixed_point(I)
+    labels = model.classify(I)
+    for ax, value, name in zip(axes, values, ("$v^*$", "$w^*$"), strict=True):
+        drawn = set()
+        for kind, part in _class_runs(labels):
+            ax.plot(
+                I[part],
+                value[part],
+                color=CLASS_COLORS[kind],
+                lw=2.4,
+                label=None if kind in drawn else kind,
+            )
+            drawn.add(kind)
+        _mark_hopf(ax, model.hopf_points())
+        ax.set(xlabel="current $I$", ylabel=f"fixed point {name}")
+    axes[0].legend(loc="upper left", fontsize=8)
+    return axes[0].figure
+
+
+def _draw_fixed_point_branch(ax: Axes, model: FHN, low: float, high: float) -> None:
+    """``v*`` over ``[low, high]``: solid where stable, dashed where unstable."""
+    fine = np.linspace(low, high, 800)
+    v_star = model.fixed_point(fine)[0]
+    stable = model.eigenvalues(fine)[:, 0].real < 0
+    ax.plot(fine, np.where(stable, v_star, np.nan), color="black", label="fixed point, stable")
+    ax.plot(
+        fine,
+        np.where(stable, np.nan, v_star),
+        color="black",
+        ls="--",
+        label="fixed point, unstable",
+    )
+
+
+def _draw_cycles(top: Axes, bottom: Axes, at: np.ndarray, cycles: list[LimitCycle]) -> None:
+    """Cycle extremes and mean of ``v`` on ``top``, the period on ``bottom``."""
+    cycle_color, mean_color = "#D55E00", "#0072B2"
+    top.plot(
+        at,
+        [c.v_max for c in cycles],
+        "o",
+        ms=3.5,
+        color=cycle_color,
+        label="limit cycle, max / min $v$",
+    )
+    top.plot(at, [c.v_min for c in cycles], "o", ms=3.5, color=cycle_color)
+    top.plot(
+        at,
+        [c.v_mean for c in cycles],
+        "s",
+        ms=3,
+        mfc="none",
+        color=mean_color,
+        label=r"limit cycle, mean $\langle v \rangle$",
+    )
+    bottom.plot(at, [c.period for c in cycles], "o-", ms=3.5, color=cycle_color)
+
+
+def plot_bifurcation(
+    model: FHN,
+    I: np.ndarray,
+    cycles: Sequence[LimitCycle | None],
+    *,
+    oscillation_range: tuple[float, float] | None = None,
+    axes: Sequence[Axes] | None = None,
+    legend: bool = True,
+) -> Figure:
+    """Bifurcation diagram in ``I``: fixed point (solid stable, dashed unstable), limit-cycle
+    extremes and mean of ``v``, and the period below.
+
+    Parameters
+    ----------
+    model : fhnrnn.fhn.FHN
+    I : ndarray, shape (n,)
+        Increasing currents at which ``cycles`` were computed.
+    cycles : sequence of LimitCycle or None, length n
+        :meth:`fhnrnn.fhn.FHN.limit_cycle` at each current (None where it rests).
+    oscillation_range : pair of float, optional
+        Currents where oscillation from the start state begins and ends (drawn dash-dotted).
+    axes : pair of Axes, optional
+        Top (voltage) and bottom (period) axes; a new 2 x 1 figure by default.
+    legend : bool, default True
+        Draw the legend on the top axes.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``cycles`` does not have one entry per current.
+    """
+    if len(cycles) != len(I):
+        raise ValueError(f"cycles must have one entry per current ({len(I)}), got {len(cycles)}")
+    if axes is None:
+        _, axes = plt.subplots(
+            2, 1, figsize=(6.4, 6.0), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
+        )
+    top, bottom = axes
+    _draw_fixed_point_branch(top, model, float(np.min(I)), float(np.max(I)))
+    found = [(current, cycle) for current, cycle in zip(I, cycles, strict=True) if cycle]
+    if found:
+        _draw_cycles(top, bottom, np.array([f[0] for f in found]), [f[1] for f in found])
+    for ax in axes:
+        _mark_hopf(ax, model.hopf_points(), label=ax is top)
+        for index, point in enumerate(oscillation_range or ()):
+            label = "oscillation from rest begins / ends" if ax is top and index == 0 else None
+            ax.axvline(point, color="#CC79A7", lw=0.9, ls="-.", label=label)
+    pad = 0.02 * (np.max(I) - np.min(I))
+    for ax in axes:
+        ax.set_xlim(np.min(I) - pad, np.max(I) + pad)
+    top.set_ylabel("voltage $v$")
+    top.set_ylim(-2.6, 3.2)
+    if legend:
+        top.legend(loc="upper left", fontsize=8, ncol=2)
+    bottom.set(xlabel="current $I$", ylabel="period (dimensionless)")
+    return top.figure
+
+
+def plot_fixed_point_curve(
+    model: FHN,
+    I: np.ndarray,
+    *,
+    ax: Axes | None = None,
+) -> Figure:
+    """The curve of fixed points ``(v*(I), w*(I), I)`` in 3-D, coloured by type.
+
+    Parameters
+    ----------
+    model : fhnrnn.fhn.FHN
+    I : ndarray, shape (n,)
+        Increasing currents.
+    ax : 3-D Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if ax is None:
+        ax = plt.figure(figsize=(6.0, 5.2)).add_subplot(projection="3d")
+    v_star, w_star = model.fixed_point(I)
+    drawn = set()
+    for kind, part in _class_runs(model.classify(I)):
+        ax.plot(
+            v_star[part],
+            w_star[part],
+            I[part],
+            color=CLASS_COLORS[kind],
+            lw=2.6,
+            label=None if kind in drawn else kind,
+        )
+        drawn.add(kind)
+    hopf = np.array(model.hopf_points())
+    hopf_v, hopf_w = model.fixed_point(hopf)
+    ax.scatter(hopf_v, hopf_w, hopf, color="black", s=25, depthshade=False, label="Hopf points")
+    ax.set(xlabel="$v^*$", ylabel="$w^*$", zlabel="current $I$")
+    ax.legend(loc="upper left", fontsize=8)
+    return ax.figure

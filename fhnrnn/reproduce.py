@@ -53,11 +53,18 @@ def select_notebooks(notebooks: Sequence[Path], only: Sequence[str] | None) -> l
     Raises
     ------
     ValueError
-        If ``only`` names a prefix that no notebook has.
+        If ``only`` names a prefix that no notebook has, or two notebooks share a prefix.
     """
     if not only:
         return list(notebooks)
-    by_prefix = {p.name[:2]: p for p in notebooks}
+    by_prefix: dict[str, Path] = {}
+    for notebook in notebooks:
+        if notebook.name[:2] in by_prefix:
+            raise ValueError(
+                f"notebooks {by_prefix[notebook.name[:2]].name} and {notebook.name} share the "
+                f"prefix {notebook.name[:2]}; give each notebook its own number"
+            )
+        by_prefix[notebook.name[:2]] = notebook
     wanted = [str(item).zfill(2) for item in only]
     missing = [item for item in wanted if item not in by_prefix]
     if missing:
