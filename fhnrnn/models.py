@@ -1,0 +1,604 @@
+"""Recurrent cells that expose their hidden-state map.
+
+Every cell is an :class:`RNNCell`: a :class:`torch.nn.Module` with
+
+- ``step(x, u) -> x_next``, the hidden-state map :math:`F(x, u)`, shapes ``(B, d), (B, m) ->
+  (B, d)``; a pure function of its arguments and the parameters, so ``torch.func.vmap``,
+  ``jacrev`` and ``jacfwd`` work on it and it runs in float64 after ``.double()``;
+- ``readout(x) -> y``, the linear read-out, ``(..., d) -> (..., p)``;
+- ``rollout(u, x0) -> (states, outputs)``, the map iterated over an input sequence;
+- ``initial_state(B)``, zeros of shape ``(B, d)``.
+
+The fixed-point engine (:mod:`fhnrnn.fixedpoints`) only needs ``step``. The cells are
+
+- :class:`PaperRNN`, the deep-ReLU cell of the original study (its Figure 1);
+- :class:`TanhRNN`, the vanilla cell ``x' = tanh(W x + B u + b)``;
+- :class:`GRUAdapter` and :class:`LSTMAdapter`, which evaluate a wrapped single-layer
+  :class:`torch.nn.GRU` / :class:`torch.nn.LSTM` one step at a time from the module's own
+  weights (the LSTM state is ``[h, c]`` flattened to one vector).
+
+Constructors that draw random initial weights take an explicit ``seed`` and draw from their
+own :class:`torch.Generator`: building a cell never touches the global random state.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["GRUAdapter", "LSTMAdapter", "PaperRNN", "RNNCell", "TanhRNN"]
+
+
+def _check_size(value: int, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _check_seed(seed: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return seed
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(_check_seed(seed))
+
+
+def _uninitialised_linear(in_features: int, out_features: int, bias: bool = True) -> nn.Linear:
+    """An :class:`nn.Linear` whose construction draws nothing from the global RNG."""
+    return torch.nn.utils.skip_init(nn.Linear, in_features, out_features, bias=bias)
+
+
+def _init_linear_uniform(layer: nn.Linear, generator: torch.Generator) -> None:
+    """PyTorch's default bound ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, drawn from ``generator``."""
+    bound = layer.in_features**-0.5
+    with torch.no_grad():
+        nn.init.uniform_(layer.weight, -bound, bound, generator=generator)
+        if layer.bias is not None:
+            nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+
+
+class RNNCell(nn.Module, abc.ABC):
+    """Base class of the recurrent cells: one hidden-state map, one linear read-out.
+
+    Subclasses set ``state_size`` (d), ``input_size`` (m) and ``output_size`` (p) and implement
+    :meth:`_step`, :meth:`_readout` and :meth:`config`. The public :meth:`step`,
+    :meth:`readout` and :meth:`rollout` check their arguments and are implemented here once.
+
+    Attributes
+    ----------
+    state_size : int
+        Dimension d of the hidden state x.
+    input_size : int
+        Dimension m of the input u.
+    output_size : int
+        Dimension p of the output y.
+    """
+
+    state_size: int
+    input_size: int
+    output_size: int
+
+    @abc.abstractmethod
+    def _step(self, x: Tensor, u: Tensor) -> Tensor:
+        """The hidden-state map on checked arguments, ``(B, d), (B, m) -> (B, d)``."""
+
+    @abc.abstractmethod
+    def _readout(self, x: Tensor) -> Tensor:
+        """The read-out on a checked state, ``(..., d) -> (..., p)``."""
+
+    @abc.abstractmethod
+    def config(self) -> dict[str, Any]:
+        """Constructor settings as a JSON-serialisable dict (part of the training cache key)."""
+
+    def _check_tensor(self, value: Tensor, name: str, shape: str, last: int, ndim: int) -> None:
+        if not isinstance(value, Tensor):
+            raise ValueError(f"{name} must be a torch.Tensor of shape {shape}, got {type(value)}")
+        if value.ndim != ndim or value.shape[-1] != last:
+            raise ValueError(
+                f"{name} must have shape {shape} with last dimension {last}, "
+                f"got {tuple(value.shape)}"
+            )
+        reference = next(self.parameters())
+        if value.dtype != reference.dtype or value.device != reference.device:
+            raise ValueError(
+                f"{name} has dtype {value.dtype} on {value.device} but the model's parameters "
+                f"are {reference.dtype} on {reference.device}; convert one of them with .to()"
+            )
+
+    def step(self, x: Tensor, u: Tensor) -> Tensor:
+        """One application of the hidden-state map, ``x_next = F(x, u)``.
+
+        Parameters
+        ----------
+        x : Tensor, shape (B, d)
+            Hidden states.
+        u : Tensor, shape (B, m)
+            Inputs.
+
+        Returns
+        -------
+        Tensor, shape (B, d)
+            The next hidden states.
+        """
+        self._check_tensor(x, "x", "(B, d)", self.state_size, 2)
+        self._check_tensor(u, "u", "(B, m)", self.input_size, 2)
+        if x.shape[0] != u.shape[0]:
+            raise ValueError(
+                f"x and u must have the same batch size, got {x.shape[0]} and {u.shape[0]}"
+            )
+        return self._step(x, u)
+
+    def readout(self, x: Tensor) -> Tensor:
+        """Linear read-out of hidden states.
+
+        Parameters
+        ----------
+        x : Tensor, shape (B, d)
+            Hidden states.
+
+        Returns
+        -------
+        Tensor, shape (B, p)
+            Outputs.
+        """
+        self._check_tensor(x, "x", "(B, d)", self.state_size, 2)
+        return self._readout(x)
+
+    def initial_state(self, batch_size: int) -> Tensor:
+        """Zero hidden states on the module's device and dtype.
+
+        Parameters
+        ----------
+        batch_size : int
+            Number B of states.
+
+        Returns
+        -------
+        Tensor, shape (B, d)
+        """
+        _check_size(batch_size, "batch_size")
+        reference = next(self.parameters())
+        return reference.new_zeros(batch_size, self.state_size)
+
+    def rollout(self, u: Tensor, x0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Iterate the hidden-state map over an input sequence.
+
+        ``states[:, t] = F(states[:, t - 1], u[:, t])`` with ``states[:, -1] := x0``, and
+        ``outputs[:, t] = readout(states[:, t])``: the state at index t has already seen the
+        input at index t.
+
+        Parameters
+        ----------
+        u : Tensor, shape (B, T, m)
+            Input sequences.
+        x0 : Tensor, shape (B, d), optional
+            Initial hidden states; zeros when omitted.
+
+        Returns
+        -------
+        states : Tensor, shape (B, T, d)
+        outputs : Tensor, shape (B, T, p)
+        """
+        self._check_tensor(u, "u", "(B, T, m)", self.input_size, 3)
+        if u.shape[1] < 1:
+            raise ValueError(f"u must hold at least one time step, got shape {tuple(u.shape)}")
+        if x0 is None:
+            x0 = self.initial_state(u.shape[0])
+        self._check_tensor(x0, "x0", "(B, d)", self.state_size, 2)
+        if x0.shape[0] != u.shape[0]:
+            raise ValueError(f"x0 must have the batch size of u ({u.shape[0]}), got {x0.shape[0]}")
+        x = x0
+        states = []
+        for t in range(u.shape[1]):
+            x = self._step(x, u[:, t])
+            states.append(x)
+        stacked = torch.stack(states, dim=1)
+        return stacked, self._readout(stacked)
+
+
+class PaperRNN(RNNCell):
+    r"""The deep-ReLU cell of the original study (its Figure 1).
+
+    The input enters the hidden state through a linear map, then L dense layers, each followed
+    by a ReLU, produce the next hidden state; the output is a linear read-out of the state:
+
+    .. math::
+
+        h_0 &= x_t + W_{in} u_t + b_{in} \\
+        h_l &= \mathrm{relu}(W_l h_{l-1} + b_l), \quad l = 1, \dots, L \\
+        x_{t+1} &= h_L, \qquad y_{t+1} = W_{out} x_{t+1} + b_{out}
+
+    so ``d = hidden_size`` and every state after the first step is non-negative.
+
+    Initialisation. Unrolled over T steps the cell is a ReLU network L*T layers deep (1670
+    layers for the FHN task's 334 steps), so its initial gain decides whether signals and
+    gradients survive. With ``init="identity"`` (default) each hidden layer starts as
+    ``W_l = g**(1/L) * A_l / ||A_l||_2`` with ``A_l = I + noise``, ``noise`` i.i.d.
+    ``N(0, init_noise**2 / H)``, and ``b_l = 0`` (g = ``recurrent_gain``). Every layer then has
+    spectral norm ``g**(1/L)`` and ReLU is 1-Lipschitz, so the initial map is Lipschitz in x
+    with constant at most g; for g < 1 it is a contraction, states stay bounded over any
+    sequence length, and the cell
+    starts close to the leaky integrator ``x_{t+1} ~ g (x_t + W_in u_t + b_in)`` on
+    non-negative states, with a memory of about ``1 / (1 - g)`` steps (the idea of the
+    identity-initialised ReLU RNN of Le, Jaitly & Hinton, 2015; the noise breaks the symmetry
+    between units). Without the normalisation, ``I + noise`` has spectral radius above 1 and
+    the states of a 334-step rollout overflow. ``init="default"`` draws every hidden layer
+    from PyTorch's default ``U(-1/sqrt(H), 1/sqrt(H))``, which shrinks a state by a factor of
+    about 0.4 per layer, so the initial cell forgets its state within one step. ``W_in``,
+    ``b_in`` and the read-out always use PyTorch's default bounds.
+
+    Parameters
+    ----------
+    input_size : int
+        Input dimension m.
+    output_size : int
+        Output dimension p.
+    hidden_size : int
+        Hidden-state dimension H (= d).
+    n_layers : int
+        Number L of dense ReLU layers per step.
+    init : {"identity", "default"}
+        Initialisation of the hidden layers (see above).
+    recurrent_gain : float
+        g in ``(0, 1.5]``: bound on the initial cell's Lipschitz constant in x (identity init).
+    init_noise : float
+        Relative size of the random part of each identity-initialised layer.
+    seed : int
+        Seed of the initial weights.
+    """
+
+    def __init__(
+        self,
+        input_size: int = 1,
+        output_size: int = 1,
+        hidden_size: int = 256,
+        n_layers: int = 5,
+        *,
+        init: str = "identity",
+        recurrent_gain: float = 0.95,
+        init_noise: float = 0.1,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.input_size = _check_size(input_size, "input_size")
+        self.output_size = _check_size(output_size, "output_size")
+        self.hidden_size = _check_size(hidden_size, "hidden_size")
+        self.n_layers = _check_size(n_layers, "n_layers")
+        self.state_size = hidden_size
+        if init not in ("identity", "default"):
+            raise ValueError(f"init must be 'identity' or 'default', got {init!r}")
+        if not 0.0 < recurrent_gain <= 1.5:
+            raise ValueError(f"recurrent_gain must lie in (0, 1.5], got {recurrent_gain!r}")
+        if not init_noise >= 0.0:
+            raise ValueError(f"init_noise must be >= 0, got {init_noise!r}")
+        self.init = init
+        self.recurrent_gain = float(recurrent_gain)
+        self.init_noise = float(init_noise)
+        self.seed = _check_seed(seed)
+
+        self.input_layer = _uninitialised_linear(input_size, hidden_size)
+        self.hidden_layers = nn.ModuleList(
+            _uninitialised_linear(hidden_size, hidden_size) for _ in range(n_layers)
+        )
+        self.output_layer = _uninitialised_linear(hidden_size, output_size)
+        self._initialise(_generator(seed))
+
+    def _initialise(self, generator: torch.Generator) -> None:
+        _init_linear_uniform(self.input_layer, generator)
+        for layer in self.hidden_layers:
+            if self.init == "default":
+                _init_linear_uniform(layer, generator)
+                continue
+            size = self.hidden_size
+            with torch.no_grad():
+                noise = torch.randn(size, size, generator=generator, dtype=torch.float64)
+                weight = torch.eye(size, dtype=torch.float64) + noise * (
+                    self.init_noise / size**0.5
+                )
+                gain = self.recurrent_gain ** (1.0 / self.n_layers)
+                layer.weight.copy_(weight * (gain / torch.linalg.matrix_norm(weight, ord=2)))
+                layer.bias.zero_()
+        _init_linear_uniform(self.output_layer, generator)
+
+    def config(self) -> dict[str, Any]:
+        """Constructor settings (JSON-serialisable)."""
+        return {
+            "input_size": self.input_size,
+            "output_size": self.output_size,
+            "hidden_size": self.hidden_size,
+            "n_layers": self.n_layers,
+            "init": self.init,
+            "recurrent_gain": self.recurrent_gain,
+            "init_noise": self.init_noise,
+            "seed": self.seed,
+        }
+
+    def _step(self, x: Tensor, u: Tensor) -> Tensor:
+        h = x + self.input_layer(u)
+        for layer in self.hidden_layers:
+            h = torch.relu(layer(h))
+        return h
+
+    def _readout(self, x: Tensor) -> Tensor:
+        return self.output_layer(x)
+
+
+class TanhRNN(RNNCell):
+    r"""Vanilla tanh cell, :math:`x_{t+1} = \tanh(W x_t + B u_t + b)`, :math:`y = C x + c`.
+
+    ``W`` starts as a Gaussian matrix rescaled to the given spectral radius; ``B``, ``b``,
+    ``C`` and ``c`` start from PyTorch's default ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``.
+
+    Parameters
+    ----------
+    input_size : int
+        Input dimension m.
+    output_size : int
+        Output dimension p.
+    hidden_size : int
+        Hidden-state dimension H (= d).
+    spectral_radius : float
+        Largest eigenvalue modulus of the initial recurrent matrix ``W`` (> 0).
+    seed : int
+        Seed of the initial weights.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        output_size: int,
+        hidden_size: int,
+        *,
+        spectral_radius: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.input_size = _check_size(input_size, "input_size")
+        self.output_size = _check_size(output_size, "output_size")
+        self.hidden_size = _check_size(hidden_size, "hidden_size")
+        self.state_size = hidden_size
+        if not spectral_radius > 0.0:
+            raise ValueError(f"spectral_radius must be > 0, got {spectral_radius!r}")
+        self.spectral_radius = float(spectral_radius)
+        self.seed = _check_seed(seed)
+
+        self.recurrent_layer = _uninitialised_linear(hidden_size, hidden_size, bias=False)
+        self.input_layer = _uninitialised_linear(input_size, hidden_size)
+        self.output_layer = _uninitialised_linear(hidden_size, output_size)
+        self._initialise(_generator(seed))
+
+    def _initialise(self, generator: torch.Generator) -> None:
+        size = self.hidden_size
+        gaussian = torch.randn(size, size, generator=generator, dtype=torch.float64)
+        radius = torch.linalg.eigvals(gaussian).abs().max()
+        with torch.no_grad():
+            self.recurrent_layer.weight.copy_(gaussian * (self.spectral_radius / radius))
+        _init_linear_uniform(self.input_layer, generator)
+        _init_linear_uniform(self.output_layer, generator)
+
+    def config(self) -> dict[str, Any]:
+        """Constructor settings (JSON-serialisable)."""
+        return {
+            "input_size": self.input_size,
+            "output_size": self.output_size,
+            "hidden_size": self.hidden_size,
+            "spectral_radius": self.spectral_radius,
+            "seed": self.seed,
+        }
+
+    def _step(self, x: Tensor, u: Tensor) -> Tensor:
+        return torch.tanh(self.recurrent_layer(x) + self.input_layer(u))
+
+    def _readout(self, x: Tensor) -> Tensor:
+        return self.output_layer(x)
+
+
+def _check_recurrent_module(module: nn.Module, kind: type[nn.RNNBase], name: str) -> None:
+    if not isinstance(module, kind):
+        raise ValueError(f"{name} must be a torch.nn.{kind.__name__}, got {type(module).__name__}")
+    if module.num_layers != 1 or module.bidirectional:
+        raise ValueError(
+            f"{name} must be a single-layer, unidirectional {kind.__name__}, got "
+            f"num_layers={module.num_layers}, bidirectional={module.bidirectional}"
+        )
+    if getattr(module, "proj_size", 0):
+        raise ValueError(f"{name} must have proj_size=0, got {module.proj_size}")
+
+
+def _check_readout(readout: nn.Module, hidden_size: int) -> None:
+    if not isinstance(readout, nn.Linear) or readout.in_features != hidden_size:
+        raise ValueError(
+            f"readout must be a torch.nn.Linear with in_features={hidden_size}, got {readout!r}"
+        )
+
+
+def _default_recurrent_module(
+    kind: type[nn.RNNBase], input_size: int, hidden_size: int, seed: int
+) -> nn.RNNBase:
+    """A single-layer GRU/LSTM with PyTorch's default bounds, drawn from ``seed``."""
+    module = kind(
+        _check_size(input_size, "input_size"),
+        _check_size(hidden_size, "hidden_size"),
+        batch_first=True,
+        device="meta",
+    ).to_empty(device="cpu")
+    generator = _generator(seed)
+    bound = hidden_size**-0.5
+    with torch.no_grad():
+        for weight in module.parameters():
+            nn.init.uniform_(weight, -bound, bound, generator=generator)
+    return module
+
+
+class GRUAdapter(RNNCell):
+    r"""One-step view of a single-layer :class:`torch.nn.GRU` plus a linear read-out.
+
+    The step is written out from the GRU's own parameters (PyTorch's gate convention):
+
+    .. math::
+
+        r &= \sigma(W_{ir} u + b_{ir} + W_{hr} h + b_{hr}) \\
+        z &= \sigma(W_{iz} u + b_{iz} + W_{hz} h + b_{hz}) \\
+        n &= \tanh(W_{in} u + b_{in} + r \odot (W_{hn} h + b_{hn})) \\
+        h' &= (1 - z) \odot n + z \odot h
+
+    so ``rollout`` reproduces ``gru(u, h0)`` and ``step`` works under ``torch.func``. The
+    wrapped modules are parameters of the adapter (training the adapter trains them).
+
+    Parameters
+    ----------
+    gru : torch.nn.GRU
+        Single-layer, unidirectional GRU; input size m, hidden size H (= d).
+    readout : torch.nn.Linear
+        Read-out with ``in_features == H``; p = ``out_features``.
+    """
+
+    def __init__(self, gru: nn.GRU, readout: nn.Linear) -> None:
+        super().__init__()
+        _check_recurrent_module(gru, nn.GRU, "gru")
+        _check_readout(readout, gru.hidden_size)
+        self.gru = gru
+        self.output_layer = readout
+        self.input_size = gru.input_size
+        self.hidden_size = gru.hidden_size
+        self.state_size = gru.hidden_size
+        self.output_size = readout.out_features
+
+    @classmethod
+    def create(
+        cls, input_size: int, output_size: int, hidden_size: int, *, seed: int = 0
+    ) -> GRUAdapter:
+        """A new GRU cell with PyTorch's default initial bounds, drawn from ``seed``.
+
+        Parameters
+        ----------
+        input_size, output_size, hidden_size : int
+            m, p and H.
+        seed : int
+            Seed of the initial weights (the global random state is not used).
+        """
+        gru = _default_recurrent_module(nn.GRU, input_size, hidden_size, seed)
+        readout = _uninitialised_linear(hidden_size, _check_size(output_size, "output_size"))
+        _init_linear_uniform(readout, _generator(seed + 1))
+        return cls(gru, readout)
+
+    def config(self) -> dict[str, Any]:
+        """Sizes and bias flags (JSON-serialisable)."""
+        return {
+            "input_size": self.input_size,
+            "output_size": self.output_size,
+            "hidden_size": self.hidden_size,
+            "bias": bool(self.gru.bias),
+            "readout_bias": self.output_layer.bias is not None,
+        }
+
+    def _step(self, x: Tensor, u: Tensor) -> Tensor:
+        gru = self.gru
+        bias_ih = gru.bias_ih_l0 if gru.bias else None
+        bias_hh = gru.bias_hh_l0 if gru.bias else None
+        in_r, in_z, in_n = F.linear(u, gru.weight_ih_l0, bias_ih).chunk(3, dim=-1)
+        hid_r, hid_z, hid_n = F.linear(x, gru.weight_hh_l0, bias_hh).chunk(3, dim=-1)
+        reset = torch.sigmoid(in_r + hid_r)
+        update = torch.sigmoid(in_z + hid_z)
+        candidate = torch.tanh(in_n + reset * hid_n)
+        return candidate + update * (x - candidate)
+
+    def _readout(self, x: Tensor) -> Tensor:
+        return self.output_layer(x)
+
+
+class LSTMAdapter(RNNCell):
+    r"""One-step view of a single-layer :class:`torch.nn.LSTM` plus a linear read-out of h.
+
+    The state is the concatenation ``x = [h, c]`` (d = 2H); :meth:`split_state` undoes it. The
+    step uses the LSTM's own parameters (PyTorch's gate order i, f, g, o):
+
+    .. math::
+
+        (i, f, g, o) &= W_{ih} u + b_{ih} + W_{hh} h + b_{hh} \\
+        c' &= \sigma(f) \odot c + \sigma(i) \odot \tanh(g), \qquad
+        h' = \sigma(o) \odot \tanh(c')
+
+    Parameters
+    ----------
+    lstm : torch.nn.LSTM
+        Single-layer, unidirectional LSTM without projection; input size m, hidden size H.
+    readout : torch.nn.Linear
+        Read-out of h with ``in_features == H``; p = ``out_features``.
+    """
+
+    def __init__(self, lstm: nn.LSTM, readout: nn.Linear) -> None:
+        super().__init__()
+        _check_recurrent_module(lstm, nn.LSTM, "lstm")
+        _check_readout(readout, lstm.hidden_size)
+        self.lstm = lstm
+        self.output_layer = readout
+        self.input_size = lstm.input_size
+        self.hidden_size = lstm.hidden_size
+        self.state_size = 2 * lstm.hidden_size
+        self.output_size = readout.out_features
+
+    @classmethod
+    def create(
+        cls, input_size: int, output_size: int, hidden_size: int, *, seed: int = 0
+    ) -> LSTMAdapter:
+        """A new LSTM cell with PyTorch's default initial bounds, drawn from ``seed``.
+
+        Parameters
+        ----------
+        input_size, output_size, hidden_size : int
+            m, p and H (the state size is 2H).
+        seed : int
+            Seed of the initial weights (the global random state is not used).
+        """
+        lstm = _default_recurrent_module(nn.LSTM, input_size, hidden_size, seed)
+        readout = _uninitialised_linear(hidden_size, _check_size(output_size, "output_size"))
+        _init_linear_uniform(readout, _generator(seed + 1))
+        return cls(lstm, readout)
+
+    def config(self) -> dict[str, Any]:
+        """Sizes and bias flags (JSON-serialisable)."""
+        return {
+            "input_size": self.input_size,
+            "output_size": self.output_size,
+            "hidden_size": self.hidden_size,
+            "bias": bool(self.lstm.bias),
+            "readout_bias": self.output_layer.bias is not None,
+        }
+
+    def split_state(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Split states ``[h, c]`` into their parts.
+
+        Parameters
+        ----------
+        x : Tensor, shape (..., 2H)
+
+        Returns
+        -------
+        h : Tensor, shape (..., H)
+        c : Tensor, shape (..., H)
+        """
+        if not isinstance(x, Tensor) or x.ndim < 1 or x.shape[-1] != self.state_size:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x)
+            raise ValueError(f"x must have shape (..., {self.state_size}), got {shape}")
+        return x[..., : self.hidden_size], x[..., self.hidden_size :]
+
+    def _step(self, x: Tensor, u: Tensor) -> Tensor:
+        lstm = self.lstm
+        h, c = x[..., : self.hidden_size], x[..., self.hidden_size :]
+        bias_ih = lstm.bias_ih_l0 if lstm.bias else None
+        bias_hh = lstm.bias_hh_l0 if lstm.bias else None
+        gates = F.linear(u, lstm.weight_ih_l0, bias_ih) + F.linear(h, lstm.weight_hh_l0, bias_hh)
+        in_gate, forget_gate, cell_gate, out_gate = gates.chunk(4, dim=-1)
+        c_next = torch.sigmoid(forget_gate) * c + torch.sigmoid(in_gate) * torch.tanh(cell_gate)
+        h_next = torch.sigmoid(out_gate) * torch.tanh(c_next)
+        return torch.cat([h_next, c_next], dim=-1)
+
+    def _readout(self, x: Tensor) -> Tensor:
+        return self.output_layer(x[..., : self.hidden_size])

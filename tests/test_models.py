@@ -1,0 +1,263 @@
+"""Recurrent cells: shapes, the step/rollout contract, torch.func, GRU/LSTM equivalence."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from fhnrnn.models import GRUAdapter, LSTMAdapter, PaperRNN, RNNCell, TanhRNN
+
+B, T, M, P, H = 3, 7, 2, 2, 5
+
+
+def make_cell(kind: str) -> RNNCell:
+    if kind == "paper":
+        return PaperRNN(M, P, H, n_layers=3, seed=1)
+    if kind == "paper-default":
+        return PaperRNN(M, P, H, n_layers=2, init="default", seed=1)
+    if kind == "tanh":
+        return TanhRNN(M, P, H, spectral_radius=1.2, seed=1)
+    if kind == "gru":
+        return GRUAdapter.create(M, P, H, seed=1)
+    return LSTMAdapter.create(M, P, H, seed=1)
+
+
+KINDS = ["paper", "paper-default", "tanh", "gru", "lstm"]
+
+
+def sequence(cell: RNNCell, seed: int = 0, steps: int = T) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    dtype = next(cell.parameters()).dtype
+    return torch.randn(B, steps, cell.input_size, generator=generator, dtype=dtype)
+
+
+def random_state(cell: RNNCell, seed: int = 1) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    dtype = next(cell.parameters()).dtype
+    return torch.rand(B, cell.state_size, generator=generator, dtype=dtype)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_shapes_and_sizes(kind: str) -> None:
+    cell = make_cell(kind)
+    d = 2 * H if kind == "lstm" else H
+    assert (cell.state_size, cell.input_size, cell.output_size) == (d, M, P)
+    states, outputs = cell.rollout(sequence(cell))
+    assert states.shape == (B, T, d)
+    assert outputs.shape == (B, T, P)
+    assert cell.step(random_state(cell), sequence(cell)[:, 0]).shape == (B, d)
+    assert cell.readout(random_state(cell)).shape == (B, P)
+    x0 = cell.initial_state(4)
+    assert x0.shape == (4, d) and x0.dtype == torch.float32 and not x0.any()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_rollout_is_repeated_step_then_readout(kind: str) -> None:
+    cell = make_cell(kind)
+    u = sequence(cell)
+    x = random_state(cell)
+    states, outputs = cell.rollout(u, x)
+    for t in range(T):
+        x = cell.step(x, u[:, t])
+        torch.testing.assert_close(states[:, t], x, rtol=0, atol=0)
+        torch.testing.assert_close(outputs[:, t], cell.readout(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_rollout_starts_from_zeros_by_default(kind: str) -> None:
+    cell = make_cell(kind)
+    u = sequence(cell)
+    torch.testing.assert_close(cell.rollout(u)[0], cell.rollout(u, cell.initial_state(B))[0])
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("kind", KINDS)
+def test_step_jacobian_under_vmap_matches_finite_differences(kind: str) -> None:
+    cell = make_cell(kind).double()
+    x = random_state(cell) + 0.1
+    u = sequence(cell)[:, 0]
+
+    def single(x_i: torch.Tensor, u_i: torch.Tensor) -> torch.Tensor:
+        return cell.step(x_i[None], u_i[None])[0]
+
+    jac_rev = torch.func.vmap(torch.func.jacrev(single))(x, u)
+    jac_fwd = torch.func.vmap(torch.func.jacfwd(single))(x, u)
+    jac_input = torch.func.vmap(torch.func.jacrev(single, argnums=1))(x, u)
+    assert jac_rev.shape == (B, cell.state_size, cell.state_size)
+    assert jac_input.shape == (B, cell.state_size, cell.input_size)
+    torch.testing.assert_close(jac_fwd, jac_rev, rtol=1e-12, atol=1e-12)
+
+    eps = 1e-6
+    with torch.no_grad():
+        for j in range(cell.state_size):
+            shift = torch.zeros_like(x)
+            shift[:, j] = eps
+            column = (cell.step(x + shift, u) - cell.step(x - shift, u)) / (2 * eps)
+            torch.testing.assert_close(jac_rev[:, :, j], column, rtol=1e-6, atol=1e-7)
+        for j in range(cell.input_size):
+            shift = torch.zeros_like(u)
+            shift[:, j] = eps
+            column = (cell.step(x, u + shift) - cell.step(x, u - shift)) / (2 * eps)
+            torch.testing.assert_close(jac_input[:, :, j], column, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_double_runs_in_float64_and_agrees_with_float32(kind: str) -> None:
+    cell = make_cell(kind)
+    u = sequence(cell)
+    states32, outputs32 = cell.rollout(u)
+    cell.double()
+    states64, outputs64 = cell.rollout(u.double())
+    assert states64.dtype == outputs64.dtype == torch.float64
+    assert cell.initial_state(2).dtype == torch.float64
+    torch.testing.assert_close(states64.float(), states32, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(outputs64.float(), outputs32, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-6), (torch.float64, 1e-13)])
+def test_gru_adapter_matches_torch_gru(bias: bool, dtype: torch.dtype, tol: float) -> None:
+    torch.manual_seed(3)
+    gru = nn.GRU(M, H, batch_first=True, bias=bias).to(dtype)
+    adapter = GRUAdapter(gru, nn.Linear(H, P).to(dtype))
+    u = torch.randn(B, 20, M, dtype=dtype)
+    h0 = torch.randn(B, H, dtype=dtype)
+    expected, h_last = gru(u, h0[None])
+    states, outputs = adapter.rollout(u, h0)
+    torch.testing.assert_close(states, expected, rtol=0, atol=tol)
+    torch.testing.assert_close(states[:, -1], h_last[0], rtol=0, atol=tol)
+    torch.testing.assert_close(outputs, adapter.output_layer(expected), rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-6), (torch.float64, 1e-13)])
+def test_lstm_adapter_matches_torch_lstm(bias: bool, dtype: torch.dtype, tol: float) -> None:
+    torch.manual_seed(4)
+    lstm = nn.LSTM(M, H, batch_first=True, bias=bias).to(dtype)
+    adapter = LSTMAdapter(lstm, nn.Linear(H, P).to(dtype))
+    u = torch.randn(B, 20, M, dtype=dtype)
+    h0, c0 = torch.randn(B, H, dtype=dtype), torch.randn(B, H, dtype=dtype)
+    expected, (h_last, c_last) = lstm(u, (h0[None], c0[None]))
+    states, outputs = adapter.rollout(u, torch.cat([h0, c0], dim=1))
+    h, c = adapter.split_state(states)
+    torch.testing.assert_close(h, expected, rtol=0, atol=tol)
+    torch.testing.assert_close(h[:, -1], h_last[0], rtol=0, atol=tol)
+    torch.testing.assert_close(c[:, -1], c_last[0], rtol=0, atol=tol)
+    torch.testing.assert_close(outputs, adapter.output_layer(expected), rtol=0, atol=tol)
+
+
+def test_lstm_split_state_rejects_wrong_size() -> None:
+    adapter = LSTMAdapter.create(M, P, H, seed=0)
+    with pytest.raises(ValueError, match="x must have shape"):
+        adapter.split_state(torch.zeros(B, H))
+
+
+def test_paper_rnn_step_is_the_documented_equation() -> None:
+    cell = PaperRNN(M, P, H, n_layers=3, init="default", seed=2)
+    params = cell.state_dict()
+    x, u = random_state(cell), sequence(cell)[:, 0]
+    h = x + u @ params["input_layer.weight"].T + params["input_layer.bias"]
+    for layer in range(3):
+        weight = params[f"hidden_layers.{layer}.weight"]
+        h = torch.clamp(h @ weight.T + params[f"hidden_layers.{layer}.bias"], min=0)
+    torch.testing.assert_close(cell.step(x, u), h)
+    expected_y = h @ params["output_layer.weight"].T + params["output_layer.bias"]
+    torch.testing.assert_close(cell.readout(h), expected_y)
+
+
+@pytest.mark.parametrize("gain", [0.5, 0.95])
+def test_paper_rnn_identity_init_is_a_contraction_with_the_given_gain(gain: float) -> None:
+    n_layers = 4
+    cell = PaperRNN(1, 1, 32, n_layers=n_layers, recurrent_gain=gain, seed=0).double()
+    for layer in cell.hidden_layers:
+        norm = torch.linalg.matrix_norm(layer.weight.detach(), ord=2)
+        assert norm.item() == pytest.approx(gain ** (1 / n_layers), rel=1e-6)
+        assert not layer.bias.any()
+    generator = torch.Generator().manual_seed(5)
+    x1, x2 = torch.randn(2, 64, 32, generator=generator, dtype=torch.float64)
+    u = torch.randn(64, 1, generator=generator, dtype=torch.float64)
+    with torch.no_grad():
+        ratio = (cell.step(x1, u) - cell.step(x2, u)).norm(dim=1) / (x1 - x2).norm(dim=1)
+    assert ratio.max().item() <= gain * (1 + 1e-6)
+
+
+def test_tanh_rnn_initial_spectral_radius() -> None:
+    cell = TanhRNN(1, 1, 40, spectral_radius=0.7, seed=3)
+    weight = cell.recurrent_layer.weight.detach().double()
+    assert torch.linalg.eigvals(weight).abs().max().item() == pytest.approx(0.7, rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_construction_is_seeded_and_leaves_global_rng_alone(kind: str) -> None:
+    before = torch.random.get_rng_state()
+    first, second = make_cell(kind), make_cell(kind)
+    assert torch.equal(before, torch.random.get_rng_state())
+    for (name, a), b in zip(first.state_dict().items(), second.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    assert json.loads(json.dumps(first.config())) == first.config()
+
+
+@pytest.mark.parametrize("cls", [PaperRNN, TanhRNN])
+def test_config_rebuilds_the_same_cell(cls: type[RNNCell]) -> None:
+    cell = cls(2, 3, 6, seed=7)
+    rebuilt = cls(**cell.config())
+    for a, b in zip(cell.parameters(), rebuilt.parameters(), strict=True):
+        assert torch.equal(a, b)
+    other = cls(2, 3, 6, seed=8)
+    assert not torch.equal(next(cell.parameters()), next(other.parameters()))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bad_shapes_and_dtypes_raise_value_errors_naming_the_argument(kind: str) -> None:
+    cell = make_cell(kind)
+    u = sequence(cell)
+    x = random_state(cell)
+    with pytest.raises(ValueError, match=r"^u must have shape \(B, T, m\)"):
+        cell.rollout(u[..., 0])
+    with pytest.raises(ValueError, match=r"^u must have shape \(B, T, m\)"):
+        cell.rollout(torch.zeros(B, T, M + 1))
+    with pytest.raises(ValueError, match=r"^u must hold at least one time step"):
+        cell.rollout(u[:, :0])
+    with pytest.raises(ValueError, match=r"^x0 must have shape \(B, d\)"):
+        cell.rollout(u, x[:, :-1])
+    with pytest.raises(ValueError, match=r"^x0 must have the batch size"):
+        cell.rollout(u, x[:-1])
+    with pytest.raises(ValueError, match=r"^u has dtype torch.float64 on cpu"):
+        cell.rollout(u.double())
+    with pytest.raises(ValueError, match=r"^x must have shape \(B, d\)"):
+        cell.step(x[0], u[:, 0])
+    with pytest.raises(ValueError, match=r"^u must have shape \(B, m\)"):
+        cell.step(x, u)
+    with pytest.raises(ValueError, match="same batch size"):
+        cell.step(x, u[:-1, 0])
+    with pytest.raises(ValueError, match=r"^x must be a torch.Tensor"):
+        cell.readout(x.numpy())
+    with pytest.raises(ValueError, match="batch_size"):
+        cell.initial_state(0)
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: PaperRNN(hidden_size=0), "hidden_size"),
+        (lambda: PaperRNN(n_layers=1.5), "n_layers"),
+        (lambda: PaperRNN(init="xavier"), "init"),
+        (lambda: PaperRNN(recurrent_gain=0.0), "recurrent_gain"),
+        (lambda: PaperRNN(init_noise=-1.0), "init_noise"),
+        (lambda: PaperRNN(seed=-1), "seed"),
+        (lambda: TanhRNN(1, 1, 4, spectral_radius=0.0), "spectral_radius"),
+        (lambda: TanhRNN(0, 1, 4), "input_size"),
+        (lambda: GRUAdapter(nn.LSTM(1, 4), nn.Linear(4, 1)), "gru must be a torch.nn.GRU"),
+        (lambda: GRUAdapter(nn.GRU(1, 4, num_layers=2), nn.Linear(4, 1)), "single-layer"),
+        (lambda: GRUAdapter(nn.GRU(1, 4, bidirectional=True), nn.Linear(4, 1)), "single-layer"),
+        (lambda: GRUAdapter(nn.GRU(1, 4), nn.Linear(5, 1)), "readout"),
+        (lambda: LSTMAdapter(nn.LSTM(1, 4, proj_size=2), nn.Linear(2, 1)), "proj_size"),
+        (lambda: LSTMAdapter.create(1, 0, 4), "output_size"),
+    ],
+)
+def test_bad_constructor_arguments_raise(build, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build()
