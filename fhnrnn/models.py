@@ -24,13 +24,23 @@ own :class:`torch.Generator`: building a cell never touches the global random st
 from __future__ import annotations
 
 import abc
+import copy
+import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["GRUAdapter", "LSTMAdapter", "PaperRNN", "RNNCell", "TanhRNN"]
+__all__ = [
+    "GRUAdapter",
+    "LSTMAdapter",
+    "PaperRNN",
+    "RNNCell",
+    "ResidualMLPCell",
+    "TanhRNN",
+    "fold_normalisation",
+]
 
 
 def _check_size(value: int, name: str, minimum: int = 1) -> int:
@@ -61,6 +71,21 @@ def _init_linear_uniform(layer: nn.Linear, generator: torch.Generator) -> None:
         nn.init.uniform_(layer.weight, -bound, bound, generator=generator)
         if layer.bias is not None:
             nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+
+
+PAPER_INITS = ("identity", "default", "paired_rotation")
+
+
+def _check_period_range(period_range: tuple[float, float]) -> tuple[float, float]:
+    try:
+        low, high = (float(value) for value in period_range)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"period_range must be a pair (low, high) of numbers, got {period_range!r}"
+        ) from error
+    if not (math.isfinite(high) and 1.0 < low <= high):
+        raise ValueError(f"period_range must satisfy 1 < low <= high < inf, got {period_range!r}")
+    return low, high
 
 
 class RNNCell(nn.Module, abc.ABC):
@@ -231,7 +256,18 @@ class PaperRNN(RNNCell):
     the states of a 334-step rollout overflow. ``init="default"`` draws every hidden layer
     from PyTorch's default ``U(-1/sqrt(H), 1/sqrt(H))``, which shrinks a state by a factor of
     about 0.4 per layer, so the initial cell forgets its state within one step. ``W_in``,
-    ``b_in`` and the read-out always use PyTorch's default bounds.
+    ``b_in`` and the read-out use PyTorch's default bounds with these two initialisations.
+
+    ``init="paired_rotation"`` makes the initial cell an exactly linear, neutral oscillator.
+    The state is read as sign pairs ``x = [relu(z), relu(-z)]`` with ``z`` of size H/2, and
+    every hidden layer starts as ``W_l = [[A, -A], [-A, A]]``, ``b_l = 0``, where ``A`` is
+    block-diagonal with H/4 rotations of the plane by ``2 pi / (L P_j)``, periods ``P_j``
+    drawn from ``U(period_range)`` (in steps). Since ``relu(a) - relu(-a) = a``, each layer
+    maps the pair of ``z`` to the pair of ``A z``: the ReLU stack is linear and one step rotates
+    ``z`` by ``2 pi / P_j`` in plane j. Unrolled over hundreds of steps, signals and gradients
+    then neither vanish nor explode. The input map starts as ``W_in = [B; -B]``,
+    ``b_in = [c; -c]`` with ``B, c`` i.i.d. ``N(0, input_scale**2)``; the read-out uses
+    PyTorch's default bounds. H must be divisible by 4.
 
     Parameters
     ----------
@@ -243,12 +279,18 @@ class PaperRNN(RNNCell):
         Hidden-state dimension H (= d).
     n_layers : int
         Number L of dense ReLU layers per step.
-    init : {"identity", "default"}
+    init : {"identity", "default", "paired_rotation"}
         Initialisation of the hidden layers (see above).
     recurrent_gain : float
         g in ``(0, 1.5]``: bound on the initial cell's Lipschitz constant in x (identity init).
     init_noise : float
         Relative size of the random part of each identity-initialised layer.
+    period_range : (float, float)
+        Range ``(low, high)``, ``1 < low <= high``, of the rotation periods in steps
+        (paired-rotation init).
+    input_scale : float
+        Standard deviation (>= 0) of the initial input weights and biases (paired-rotation
+        init).
     seed : int
         Seed of the initial weights.
     """
@@ -263,6 +305,8 @@ class PaperRNN(RNNCell):
         init: str = "identity",
         recurrent_gain: float = 0.95,
         init_noise: float = 0.1,
+        period_range: tuple[float, float] = (90.0, 200.0),
+        input_scale: float = 0.01,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -271,8 +315,16 @@ class PaperRNN(RNNCell):
         self.hidden_size = _check_size(hidden_size, "hidden_size")
         self.n_layers = _check_size(n_layers, "n_layers")
         self.state_size = hidden_size
-        if init not in ("identity", "default"):
-            raise ValueError(f"init must be 'identity' or 'default', got {init!r}")
+        if init not in PAPER_INITS:
+            raise ValueError(f"init must be one of {PAPER_INITS}, got {init!r}")
+        if init == "paired_rotation" and hidden_size % 4:
+            raise ValueError(
+                f"hidden_size must be divisible by 4 for init='paired_rotation', got {hidden_size}"
+            )
+        self.period_range = _check_period_range(period_range)
+        if not (math.isfinite(input_scale) and input_scale >= 0.0):
+            raise ValueError(f"input_scale must be finite and >= 0, got {input_scale!r}")
+        self.input_scale = float(input_scale)
         if not 0.0 < recurrent_gain <= 1.5:
             raise ValueError(f"recurrent_gain must lie in (0, 1.5], got {recurrent_gain!r}")
         if not init_noise >= 0.0:
@@ -290,6 +342,9 @@ class PaperRNN(RNNCell):
         self._initialise(_generator(seed))
 
     def _initialise(self, generator: torch.Generator) -> None:
+        if self.init == "paired_rotation":
+            self._initialise_paired_rotation(generator)
+            return
         _init_linear_uniform(self.input_layer, generator)
         for layer in self.hidden_layers:
             if self.init == "default":
@@ -306,9 +361,31 @@ class PaperRNN(RNNCell):
                 layer.bias.zero_()
         _init_linear_uniform(self.output_layer, generator)
 
+    def _initialise_paired_rotation(self, generator: torch.Generator) -> None:
+        n_planes = self.hidden_size // 4
+        low, high = self.period_range
+        draws = torch.rand(n_planes, generator=generator, dtype=torch.float64)
+        periods = low + (high - low) * draws
+        angles = 2 * math.pi / (periods * self.n_layers)
+        cos, sin = torch.cos(angles), torch.sin(angles)
+        rotations = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
+        half = torch.block_diag(*rotations)
+        weight = torch.cat([torch.cat([half, -half], 1), torch.cat([-half, half], 1)], 0)
+        in_weight = torch.randn(
+            2 * n_planes, self.input_size, generator=generator, dtype=torch.float64
+        )
+        in_bias = torch.randn(2 * n_planes, generator=generator, dtype=torch.float64)
+        with torch.no_grad():
+            for layer in self.hidden_layers:
+                layer.weight.copy_(weight)
+                layer.bias.zero_()
+            self.input_layer.weight.copy_(torch.cat([in_weight, -in_weight]) * self.input_scale)
+            self.input_layer.bias.copy_(torch.cat([in_bias, -in_bias]) * self.input_scale)
+        _init_linear_uniform(self.output_layer, generator)
+
     def config(self) -> dict[str, Any]:
         """Constructor settings (JSON-serialisable)."""
-        return {
+        config = {
             "input_size": self.input_size,
             "output_size": self.output_size,
             "hidden_size": self.hidden_size,
@@ -318,6 +395,10 @@ class PaperRNN(RNNCell):
             "init_noise": self.init_noise,
             "seed": self.seed,
         }
+        if self.init == "paired_rotation":
+            config["period_range"] = list(self.period_range)
+            config["input_scale"] = self.input_scale
+        return config
 
     def _step(self, x: Tensor, u: Tensor) -> Tensor:
         h = x + self.input_layer(u)
@@ -333,7 +414,9 @@ class TanhRNN(RNNCell):
     r"""Vanilla tanh cell, :math:`x_{t+1} = \tanh(W x_t + B u_t + b)`, :math:`y = C x + c`.
 
     ``W`` starts as a Gaussian matrix rescaled to the given spectral radius; ``B``, ``b``,
-    ``C`` and ``c`` start from PyTorch's default ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``.
+    ``C`` and ``c`` start from PyTorch's default ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, and
+    ``C`` is then multiplied by ``readout_scale``. A large read-out lets the network produce
+    an output of order one from a small excursion of the hidden state.
 
     Parameters
     ----------
@@ -345,6 +428,8 @@ class TanhRNN(RNNCell):
         Hidden-state dimension H (= d).
     spectral_radius : float
         Largest eigenvalue modulus of the initial recurrent matrix ``W`` (> 0).
+    readout_scale : float
+        Factor (> 0) applied to the initial read-out weights ``C``.
     seed : int
         Seed of the initial weights.
     """
@@ -356,6 +441,7 @@ class TanhRNN(RNNCell):
         hidden_size: int,
         *,
         spectral_radius: float = 1.0,
+        readout_scale: float = 1.0,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -366,6 +452,9 @@ class TanhRNN(RNNCell):
         if not spectral_radius > 0.0:
             raise ValueError(f"spectral_radius must be > 0, got {spectral_radius!r}")
         self.spectral_radius = float(spectral_radius)
+        if not (math.isfinite(readout_scale) and readout_scale > 0.0):
+            raise ValueError(f"readout_scale must be finite and > 0, got {readout_scale!r}")
+        self.readout_scale = float(readout_scale)
         self.seed = _check_seed(seed)
 
         self.recurrent_layer = _uninitialised_linear(hidden_size, hidden_size, bias=False)
@@ -381,16 +470,21 @@ class TanhRNN(RNNCell):
             self.recurrent_layer.weight.copy_(gaussian * (self.spectral_radius / radius))
         _init_linear_uniform(self.input_layer, generator)
         _init_linear_uniform(self.output_layer, generator)
+        with torch.no_grad():
+            self.output_layer.weight.mul_(self.readout_scale)
 
     def config(self) -> dict[str, Any]:
-        """Constructor settings (JSON-serialisable)."""
-        return {
+        """Constructor settings (JSON-serialisable); ``readout_scale`` only when not 1."""
+        config = {
             "input_size": self.input_size,
             "output_size": self.output_size,
             "hidden_size": self.hidden_size,
             "spectral_radius": self.spectral_radius,
             "seed": self.seed,
         }
+        if self.readout_scale != 1.0:
+            config["readout_scale"] = self.readout_scale
+        return config
 
     def _step(self, x: Tensor, u: Tensor) -> Tensor:
         return torch.tanh(self.recurrent_layer(x) + self.input_layer(u))
@@ -602,3 +696,189 @@ class LSTMAdapter(RNNCell):
 
     def _readout(self, x: Tensor) -> Tensor:
         return self.output_layer(x[..., : self.hidden_size])
+
+
+def _input_and_output_layers(model: RNNCell) -> tuple[Tensor, Tensor | None, nn.Linear]:
+    """The weight and bias that multiply the raw input, and the read-out layer."""
+    if isinstance(model, (PaperRNN, TanhRNN)):
+        return model.input_layer.weight, model.input_layer.bias, model.output_layer
+    if isinstance(model, GRUAdapter):
+        module = model.gru
+    elif isinstance(model, LSTMAdapter):
+        module = model.lstm
+    else:
+        raise ValueError(
+            "model must be a PaperRNN, TanhRNN, GRUAdapter or LSTMAdapter, "
+            f"got {type(model).__name__}"
+        )
+    bias = module.bias_ih_l0 if module.bias else None
+    return module.weight_ih_l0, bias, model.output_layer
+
+
+def _affine_pair(mean: Any, std: Any, size: int, name: str) -> tuple[Tensor, Tensor]:
+    values = []
+    for value, label in ((mean, f"{name}_mean"), (std, f"{name}_std")):
+        tensor = torch.as_tensor(value, dtype=torch.float64).reshape(-1)
+        if tensor.numel() == 1:
+            tensor = tensor.expand(size)
+        if tensor.shape != (size,) or not torch.isfinite(tensor).all():
+            raise ValueError(f"{label} must be a finite scalar or have shape ({size},)")
+        values.append(tensor)
+    if not (values[1] > 0).all():
+        raise ValueError(f"{name}_std must be > 0, got {std!r}")
+    return values[0], values[1]
+
+
+def fold_normalisation(
+    model: RNNCell, u_mean: Any, u_std: Any, y_mean: Any, y_std: Any
+) -> RNNCell:
+    r"""A copy of a model trained on normalised data that maps raw inputs to raw outputs.
+
+    A model trained on ``u_n = (u - u_mean) / u_std`` and ``y_n = (y - y_mean) / y_std`` is
+    rewritten so that it takes ``u`` and returns ``y`` directly: the weight ``W`` that
+    multiplies the input becomes ``W / u_std`` and its bias ``b - W (u_mean / u_std)``; the
+    read-out ``C x + c`` becomes ``y_std (C x + c) + y_mean``. The input enters every supported
+    cell through one affine map and the read-out is affine, so the rewrite is exact (up to
+    rounding): the hidden states, and with them the fixed points and their Jacobians in x,
+    are unchanged.
+
+    Parameters
+    ----------
+    model : PaperRNN, TanhRNN, GRUAdapter or LSTMAdapter
+        The trained model; it is not modified. Its input map and read-out need biases.
+    u_mean, u_std : float or array-like, shape (m,)
+        Input normalisation (``u_std > 0``).
+    y_mean, y_std : float or array-like, shape (p,)
+        Output normalisation (``y_std > 0``).
+
+    Returns
+    -------
+    RNNCell
+        A deep copy of ``model`` (same class, dtype and device) with the folded weights.
+    """
+    if not isinstance(model, RNNCell):
+        raise ValueError(f"model must be an fhnrnn.models.RNNCell, got {type(model).__name__}")
+    u_mean, u_std = _affine_pair(u_mean, u_std, model.input_size, "u")
+    y_mean, y_std = _affine_pair(y_mean, y_std, model.output_size, "y")
+    folded = copy.deepcopy(model)
+    weight, bias, output_layer = _input_and_output_layers(folded)
+    if bias is None or output_layer.bias is None:
+        raise ValueError("model's input map and read-out must have biases to fold a mean into")
+    with torch.no_grad():
+        raw = weight.double()
+        bias.copy_(bias.double() - raw @ (u_mean / u_std))
+        weight.copy_(raw / u_std)
+        output_layer.weight.copy_(output_layer.weight.double() * y_std[:, None])
+        output_layer.bias.copy_(output_layer.bias.double() * y_std + y_mean)
+    return folded
+
+
+class ResidualMLPCell(RNNCell):
+    r"""Residual (Euler-like) cell, :math:`x_{t+1} = x_t + \Delta t \, \mathrm{MLP}([x_t, u_t])`.
+
+    The MLP has ``depth`` hidden tanh layers of ``width`` units and a linear last layer that
+    starts at zero, so the untrained cell is the identity map. The read-out is linear,
+    :math:`y = C x + c`, and an affine encoder :meth:`encode` maps an observed output
+    ``y0`` to a hidden state, so that a trajectory can start from a known state (an initial
+    value problem). When ``state_size == output_size`` the encoder and the read-out start as
+    the identity; otherwise they start from PyTorch's default uniform bound.
+
+    Parameters
+    ----------
+    state_size : int
+        Hidden-state dimension d.
+    input_size : int
+        Input dimension m.
+    output_size : int
+        Output dimension p (also the encoder's input dimension).
+    width : int
+        Units per hidden layer of the MLP.
+    depth : int
+        Number of hidden tanh layers (>= 1).
+    dt : float
+        Step factor of the residual update (> 0); the cell reads as an Euler step of a
+        learned vector field with this step.
+    seed : int
+        Seed of the initial weights.
+    """
+
+    def __init__(
+        self,
+        state_size: int,
+        input_size: int = 1,
+        output_size: int = 2,
+        width: int = 64,
+        depth: int = 2,
+        dt: float = 0.5,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.state_size = _check_size(state_size, "state_size")
+        self.input_size = _check_size(input_size, "input_size")
+        self.output_size = _check_size(output_size, "output_size")
+        self.width = _check_size(width, "width")
+        self.depth = _check_size(depth, "depth")
+        if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not (
+            math.isfinite(dt) and dt > 0
+        ):
+            raise ValueError(f"dt must be a finite number > 0, got {dt!r}")
+        self.dt = float(dt)
+        self.seed = _check_seed(seed)
+
+        fan_ins = [state_size + input_size] + [width] * (depth - 1)
+        self.hidden_layers = nn.ModuleList(_uninitialised_linear(n, width) for n in fan_ins)
+        self.last_layer = _uninitialised_linear(width, state_size)
+        self.encoder = _uninitialised_linear(output_size, state_size)
+        self.output_layer = _uninitialised_linear(state_size, output_size)
+        self._initialise(_generator(seed))
+
+    def _initialise(self, generator: torch.Generator) -> None:
+        for layer in self.hidden_layers:
+            _init_linear_uniform(layer, generator)
+        with torch.no_grad():
+            self.last_layer.weight.zero_()
+            self.last_layer.bias.zero_()
+        if self.state_size == self.output_size:
+            with torch.no_grad():
+                for layer in (self.encoder, self.output_layer):
+                    layer.weight.copy_(torch.eye(self.state_size))
+                    layer.bias.zero_()
+        else:
+            _init_linear_uniform(self.encoder, generator)
+            _init_linear_uniform(self.output_layer, generator)
+
+    def config(self) -> dict[str, Any]:
+        """Constructor settings (JSON-serialisable)."""
+        return {
+            "state_size": self.state_size,
+            "input_size": self.input_size,
+            "output_size": self.output_size,
+            "width": self.width,
+            "depth": self.depth,
+            "dt": self.dt,
+            "seed": self.seed,
+        }
+
+    def encode(self, y0: Tensor) -> Tensor:
+        """Hidden state that starts a trajectory at the observed output ``y0``.
+
+        Parameters
+        ----------
+        y0 : Tensor, shape (B, p)
+            Observed outputs (e.g. the initial ``(v, w)``).
+
+        Returns
+        -------
+        Tensor, shape (B, d)
+        """
+        self._check_tensor(y0, "y0", "(B, p)", self.output_size, 2)
+        return self.encoder(y0)
+
+    def _step(self, x: Tensor, u: Tensor) -> Tensor:
+        h = torch.cat([x, u], dim=-1)
+        for layer in self.hidden_layers:
+            h = torch.tanh(layer(h))
+        return x + self.dt * self.last_layer(h)
+
+    def _readout(self, x: Tensor) -> Tensor:
+        return self.output_layer(x)

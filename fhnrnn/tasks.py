@@ -20,10 +20,12 @@ from torch import Tensor
 from fhnrnn.fhn import FHN
 
 __all__ = [
+    "FHNFlowTask",
     "FHNVoltageTask",
     "FlipFlopTask",
     "SineWaveTask",
     "Task",
+    "fhn_flow",
     "fhn_grid",
     "fhn_voltage",
     "flip_flop",
@@ -316,3 +318,142 @@ def fhn_grid(
     low, high = _interval(I_range, "I_range")
     train = np.linspace(low, high, n)
     return train, (train[:-1] + train[1:]) / 2
+
+
+@dataclass(frozen=True, eq=False)
+class FHNFlowTask:
+    """Accurate FHN trajectories from many starts at many currents (see :func:`fhn_flow`).
+
+    Attributes
+    ----------
+    trajectories : numpy.ndarray, shape (N, T, 2), float64
+        ``(v, w)`` sampled every ``dt``; ``trajectories[:, 0]`` equals ``starts``.
+    currents : numpy.ndarray, shape (N,)
+        Constant current I of each trajectory.
+    starts : numpy.ndarray, shape (N, 2)
+        Initial ``(v, w)`` of each trajectory.
+    times : numpy.ndarray, shape (T,)
+        ``dt * arange(T)``.
+    dt : float
+        Sampling step.
+    seed : int
+        Seed of the random starts.
+    """
+
+    trajectories: np.ndarray
+    currents: np.ndarray
+    starts: np.ndarray
+    times: np.ndarray
+    dt: float
+    seed: int
+
+
+def _flow_starts(
+    center: tuple[float, float],
+    n_random: int,
+    n_near: int,
+    box: tuple[tuple[float, float], tuple[float, float]],
+    near_radius: tuple[float, float],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """``(0, 0)``, uniform starts in ``box`` and log-uniform-radius starts around ``center``."""
+    (v_low, v_high), (w_low, w_high) = box
+    uniform = np.column_stack(
+        [rng.uniform(v_low, v_high, n_random), rng.uniform(w_low, w_high, n_random)]
+    )
+    radius = np.exp(rng.uniform(np.log(near_radius[0]), np.log(near_radius[1]), n_near))
+    angle = rng.uniform(0.0, 2.0 * np.pi, n_near)
+    near = np.asarray(center) + radius[:, None] * np.column_stack([np.cos(angle), np.sin(angle)])
+    return np.concatenate([np.zeros((1, 2)), uniform, near])
+
+
+def fhn_flow(
+    I_values: ArrayLike,
+    *,
+    n_random: int,
+    n_near: int,
+    t_max: float,
+    dt: float,
+    seed: int,
+    box: tuple[tuple[float, float], tuple[float, float]] = ((-2.5, 2.5), (-1.0, 2.5)),
+    near_radius: tuple[float, float] = (1e-3, 0.5),
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+) -> FHNFlowTask:
+    """Accurate trajectories of the FHN flow from starts that cover the phase plane.
+
+    For every current, ``1 + n_random + n_near`` trajectories are integrated with
+    :meth:`fhnrnn.fhn.FHN.simulate` (``method="rk45"``): one from ``(0, 0)``, ``n_random``
+    from starts drawn uniformly in ``box``, and ``n_near`` from starts around the analytic
+    fixed point at a distance drawn log-uniformly in ``near_radius`` and a uniform angle. The
+    starts near the fixed point show how the flow leaves (or approaches) it on every scale,
+    which is what a model needs to learn the fixed point's stability.
+
+    Parameters
+    ----------
+    I_values : array_like, shape (K,)
+        Currents (finite).
+    n_random : int
+        Uniform starts per current (>= 0).
+    n_near : int
+        Starts near the fixed point per current (>= 0).
+    t_max : float
+        Length of each trajectory (> 0); samples at ``k * dt <= t_max``.
+    dt : float
+        Sampling step (> 0).
+    seed : int
+        Seed of the starts (non-negative).
+    box : ((float, float), (float, float))
+        Ranges of ``v`` and ``w`` of the uniform starts.
+    near_radius : (float, float)
+        Smallest and largest distance from the fixed point (``0 < low < high``).
+    rtol, atol : float
+        Integrator tolerances.
+
+    Returns
+    -------
+    FHNFlowTask
+        N = K (1 + n_random + n_near) trajectories, grouped by current in the given order.
+    """
+    currents = np.asarray(I_values, dtype=np.float64)
+    if currents.ndim != 1 or currents.size < 1 or not np.isfinite(currents).all():
+        raise ValueError(
+            f"I_values must be a non-empty 1-D array of finite currents, got {I_values!r}"
+        )
+    for value, name in ((n_random, "n_random"), (n_near, "n_near")):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    box = (_interval(box[0], "box[0] (v range)"), _interval(box[1], "box[1] (w range)"))
+    low, high = _interval(near_radius, "near_radius")
+    if low <= 0:
+        raise ValueError(f"near_radius must satisfy 0 < low < high, got {near_radius!r}")
+    t_max = _positive_float(t_max, "t_max")
+    dt = _positive_float(dt, "dt")
+    model = FHN()
+    rng = np.random.default_rng(seed)
+    starts, trajectories = [], []
+    for current in currents:
+        center = model.fixed_point(current)
+        group = _flow_starts(center, int(n_random), int(n_near), box, (low, high), rng)
+        times, states = model.simulate(
+            np.full(len(group), current),
+            group,
+            t_max=t_max,
+            dt=dt,
+            method="rk45",
+            rtol=rtol,
+            atol=atol,
+        )
+        starts.append(group)
+        trajectories.append(states)
+    n_per = 1 + int(n_random) + int(n_near)
+    return FHNFlowTask(
+        trajectories=np.concatenate(trajectories),
+        currents=np.repeat(currents, n_per),
+        starts=np.concatenate(starts),
+        times=times,
+        dt=float(dt),
+        seed=int(seed),
+    )

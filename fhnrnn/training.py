@@ -3,7 +3,9 @@
 :func:`fit` trains an :class:`~fhnrnn.models.RNNCell` with Adam on the (optionally masked) mean
 squared error of its outputs, clips the gradient norm, stops early once the epoch loss reaches a
 target, and shows a progress bar. A sequence-length curriculum (warm-up stages on the first
-time steps of every sequence) is available for long sequences.
+time steps of every sequence) is available for long sequences. Instead of Adam, full-batch
+L-BFGS (``optimizer="lbfgs"``) can be used, and a penalty on the spread of the hidden states
+around their time average (``variance_penalty``) can be added to the objective.
 
 Trained weights are cached under :func:`fhnrnn._paths.cache_dir` in ``fit/<key>.pt`` (the
 ``state_dict``) and ``fit/<key>.json`` (metadata: the configuration, loss history, training
@@ -18,6 +20,7 @@ unreadable, corrupt or mismatched cache entry is reported with a warning and ret
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import io
@@ -38,11 +41,15 @@ from tqdm.auto import tqdm
 from fhnrnn._paths import atomic_write_bytes, atomic_write_text, cache_dir
 from fhnrnn.models import RNNCell
 
-__all__ = ["FitResult", "evaluate", "fit"]
+__all__ = ["FitResult", "evaluate", "fit", "fit_windows", "state_spread"]
 
 CACHE_FORMAT = 1
 LR_SCHEDULES = ("constant", "cosine")
+SAMPLINGS = ("shuffle", "sample")
+OPTIMIZERS = ("adam", "lbfgs")
 COSINE_FLOOR = 0.01
+# L-BFGS: iterations per epoch (one call of LBFGS.step) and curvature pairs kept.
+LBFGS_ITERATIONS, LBFGS_HISTORY = 10, 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -311,17 +318,111 @@ def _store(model: RNNCell, key: str, meta: dict[str, Any]) -> None:
     atomic_write_text(meta_path, json.dumps(meta, indent=1, sort_keys=True))
 
 
-def _learning_rate(lr: float, schedule: str, epoch: int, total: int) -> float:
-    if schedule == "constant" or total == 1:
+def _learning_rate(settings: dict[str, Any], epoch: int, total: int) -> float:
+    lr = settings["lr"]
+    if settings["lr_schedule"] == "constant" or total == 1:
         return lr
+    end = settings.get("lr_end", lr * COSINE_FLOOR)
     progress = epoch / (total - 1)
-    return lr * (COSINE_FLOOR + (1 - COSINE_FLOOR) * 0.5 * (1 + math.cos(math.pi * progress)))
+    return end + (lr - end) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def _batches(batch: int, batch_size: int | None, generator: torch.Generator) -> list[Tensor]:
+def _batches(
+    batch: int, batch_size: int | None, sampling: str, generator: torch.Generator
+) -> list[Tensor]:
     if batch_size is None or batch_size >= batch:
         return [torch.arange(batch)]
-    return list(torch.randperm(batch, generator=generator).split(batch_size))
+    order = torch.randperm(batch, generator=generator)
+    if sampling == "sample":
+        return [order[:batch_size]]
+    return list(order.split(batch_size))
+
+
+def _ramp_length(ramp: list[float] | None, n_steps: int, epoch: int, n_epochs: int) -> int:
+    """Sequence length of ``epoch`` under a linear ramp ``(start_steps, ramp_fraction)``."""
+    if ramp is None:
+        return n_steps
+    start, fraction = ramp
+    return int(min(n_steps, start + (n_steps - start) * epoch / (fraction * n_epochs)))
+
+
+class _Guard:
+    """Divergence guard: restore the best state at the current length and halve the rate.
+
+    Before every epoch the parameters and optimiser state are noted; they are the ones that
+    produced the epoch's loss (exactly so with one update per epoch). After the epoch, a
+    non-finite loss or one above ``factor`` times the best loss seen at the current sequence
+    length restores the noted state of that best epoch and halves the learning-rate scale;
+    otherwise a better loss makes the noted state the new best.
+    """
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+        self.lr_scale = 1.0
+        self.restores = 0
+        self.best = math.inf
+        self.length = -1
+        self.state: tuple[dict[str, Any], dict[str, Any]] | None = None
+        self.candidate: tuple[dict[str, Any], dict[str, Any]] | None = None
+
+    def before_epoch(self, model: RNNCell, optimizer: torch.optim.Optimizer) -> None:
+        self.candidate = (
+            copy.deepcopy(model.state_dict()),
+            copy.deepcopy(optimizer.state_dict()),
+        )
+
+    def after_epoch(
+        self, model: RNNCell, optimizer: torch.optim.Optimizer, length: int, loss: float
+    ) -> None:
+        same_length = self.state is not None and self.length == length
+        if not math.isfinite(loss) or (same_length and loss > self.factor * self.best):
+            if self.state is None:
+                raise RuntimeError(f"training diverged (loss {loss}) before any stable epoch")
+            model.load_state_dict(self.state[0])
+            optimizer.load_state_dict(self.state[1])
+            self.lr_scale *= 0.5
+            self.restores += 1
+        elif not same_length or loss < self.best:
+            self.state = self.candidate
+            self.length, self.best = length, loss
+
+    def finish(self, model: RNNCell) -> None:
+        """After the last epoch: restore the best state if the last update left non-finite
+        parameters (its loss is never seen)."""
+        finite = all(bool(torch.isfinite(value).all()) for value in model.parameters())
+        if not finite and self.state is not None:
+            model.load_state_dict(self.state[0])
+            self.restores += 1
+
+
+def state_spread(states: Tensor) -> Tensor:
+    """Mean squared distance of the hidden states from their time average.
+
+    Parameters
+    ----------
+    states : Tensor, shape (B, T, d)
+        Hidden-state sequences.
+
+    Returns
+    -------
+    Tensor, shape ()
+        ``mean over b and t of ||states[b, t] - mean_t states[b, t]||^2``: for a state
+        circling a limit cycle, the mean squared radius of the orbit.
+    """
+    return (states - states.mean(dim=1, keepdim=True)).square().sum(dim=2).mean()
+
+
+def _batch_losses(
+    model: RNNCell, data: _Data, index: Tensor, n_steps: int, penalty: float
+) -> tuple[Tensor, Tensor]:
+    """The mean squared error on a batch and the objective (error plus state-spread penalty)."""
+    weights = None if data.weights is None else data.weights[index, :n_steps]
+    states, outputs = model.rollout(data.inputs[index, :n_steps], data.x0[index])
+    error, weight = _squared_error(outputs, data.targets[index, :n_steps], weights)
+    loss = error.sum() / weight.sum()
+    if penalty == 0.0:
+        return loss, loss
+    return loss, loss + penalty * state_spread(states)
 
 
 def _train_epoch(
@@ -331,24 +432,61 @@ def _train_epoch(
     n_steps: int,
     batches: list[Tensor],
     clip: float | None,
+    guarded: bool = False,
+    penalty: float = 0.0,
 ) -> float:
-    """One pass over the data; returns the mean loss before each update, weighted by size."""
+    """One pass over the minibatches; returns the mean loss before each update, weighted by size.
+
+    A non-finite loss raises, or with ``guarded`` ends the epoch without an update and
+    returns NaN (the guard then restores a saved state).
+    """
     total = 0.0
     for index in batches:
         index = index.to(data.inputs.device)
-        weights = None if data.weights is None else data.weights[index, :n_steps]
-        _, outputs = model.rollout(data.inputs[index, :n_steps], data.x0[index])
-        error, weight = _squared_error(outputs, data.targets[index, :n_steps], weights)
-        loss = error.sum() / weight.sum()
-        if not torch.isfinite(loss):
+        loss, objective = _batch_losses(model, data, index, n_steps, penalty)
+        if not torch.isfinite(objective):
+            if guarded:
+                return math.nan
             raise RuntimeError(f"training diverged (loss {loss.item()}); lower lr or set clip")
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        objective.backward()
         if clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
         total += loss.item() * len(index)
-    return total / data.inputs.shape[0]
+    return total / sum(len(index) for index in batches)
+
+
+def _lbfgs_epoch(
+    model: RNNCell, optimizer: torch.optim.LBFGS, data: _Data, n_steps: int, penalty: float
+) -> float:
+    """One call of ``optimizer.step`` on the full batch; returns the loss before it."""
+    index = torch.arange(data.inputs.shape[0], device=data.inputs.device)
+    losses: list[float] = []
+
+    def closure() -> Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        loss, objective = _batch_losses(model, data, index, n_steps, penalty)
+        if not torch.isfinite(objective):
+            raise RuntimeError(f"training diverged (loss {loss.item()}) in the L-BFGS search")
+        objective.backward()
+        losses.append(loss.item())
+        return objective
+
+    optimizer.step(closure)
+    return losses[0]
+
+
+def _new_optimizer(model: RNNCell, settings: dict[str, Any]) -> torch.optim.Optimizer:
+    if settings["optimizer"] == "LBFGS":
+        return torch.optim.LBFGS(
+            model.parameters(),
+            lr=settings["lr"],
+            max_iter=settings["lbfgs_iterations"],
+            history_size=settings["lbfgs_history"],
+            line_search_fn="strong_wolfe",
+        )
+    return torch.optim.Adam(model.parameters(), lr=settings["lr"])
 
 
 def _train(
@@ -358,26 +496,123 @@ def _train(
     settings: dict[str, Any],
     progress: bool,
 ) -> list[float]:
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
+    lbfgs = settings["optimizer"] == "LBFGS"
+    penalty = settings.get("variance_penalty", 0.0)
+    optimizer = _new_optimizer(model, settings)
     generator = torch.Generator().manual_seed(settings["seed"])
     total = sum(n_epochs for _, n_epochs in stages)
     history: list[float] = []
+    guard = _Guard(settings["guard"]) if "guard" in settings else None
+    sampling = settings.get("sampling", "shuffle")
     model.train()
     with tqdm(total=total, disable=not progress, desc=type(model).__name__, unit="epoch") as bar:
-        for n_steps, n_epochs in stages:
-            for _ in range(n_epochs):
-                for group in optimizer.param_groups:
-                    group["lr"] = _learning_rate(
-                        settings["lr"], settings["lr_schedule"], len(history), total
+        for stage, (n_steps, n_epochs) in enumerate(stages):
+            ramp = settings.get("length_ramp") if stage == len(stages) - 1 else None
+            if lbfgs and stage > 0:
+                optimizer = _new_optimizer(model, settings)  # curvature of the new length
+            for epoch in range(n_epochs):
+                length = _ramp_length(ramp, n_steps, epoch, n_epochs)
+                if lbfgs:
+                    loss = _lbfgs_epoch(model, optimizer, data, length, penalty)
+                else:
+                    scale = 1.0 if guard is None else guard.lr_scale
+                    for group in optimizer.param_groups:
+                        group["lr"] = scale * _learning_rate(settings, len(history), total)
+                    batches = _batches(
+                        data.inputs.shape[0], settings["batch_size"], sampling, generator
                     )
-                batches = _batches(data.inputs.shape[0], settings["batch_size"], generator)
-                loss = _train_epoch(model, optimizer, data, n_steps, batches, settings["clip"])
+                    if guard is not None:
+                        guard.before_epoch(model, optimizer)
+                    loss = _train_epoch(
+                        model,
+                        optimizer,
+                        data,
+                        length,
+                        batches,
+                        settings["clip"],
+                        guard is not None,
+                        penalty,
+                    )
+                    if guard is not None:
+                        guard.after_epoch(model, optimizer, length, loss)
                 history.append(loss)
                 bar.update()
-                bar.set_postfix(loss=f"{loss:.3e}", T=n_steps, refresh=False)
-                if loss <= settings["target_loss"]:
+                bar.set_postfix(loss=f"{loss:.3e}", T=length, refresh=False)
+                if loss <= settings["target_loss"] and length == n_steps:
                     break
+    if guard is not None:
+        guard.finish(model)
     return history
+
+
+def _check_options(
+    sampling: str,
+    batch_size: int | None,
+    lr_schedule: str,
+    lr_end: float | None,
+    length_ramp: tuple[int, float] | None,
+    guard: float | None,
+    steps: int,
+) -> dict[str, Any]:
+    """Validated non-default options of :func:`fit`.
+
+    Only options that differ from their defaults enter the returned dict (and so the cache
+    key), which keeps the keys of configurations that do not use them unchanged.
+    """
+    options: dict[str, Any] = {}
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+    if sampling == "sample":
+        if batch_size is None:
+            raise ValueError("sampling='sample' needs a batch_size")
+        options["sampling"] = sampling
+    if lr_end is not None:
+        if lr_schedule != "cosine":
+            raise ValueError("lr_end needs lr_schedule='cosine'")
+        options["lr_end"] = _positive_float(lr_end, "lr_end")
+    if length_ramp is not None:
+        try:
+            start, fraction = length_ramp
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"length_ramp must be a pair (start_steps, ramp_fraction), got {length_ramp!r}"
+            ) from error
+        if _positive_int(start, "length_ramp start_steps") > steps:
+            raise ValueError(f"length_ramp start_steps must be <= T = {steps}, got {start}")
+        if not 0.0 < _positive_float(fraction, "length_ramp ramp_fraction") <= 1.0:
+            raise ValueError(f"length_ramp ramp_fraction must lie in (0, 1], got {fraction}")
+        options["length_ramp"] = [start, float(fraction)]
+    if guard is not None:
+        if not _positive_float(guard, "guard") > 1.0:
+            raise ValueError(f"guard must be > 1, got {guard!r}")
+        options["guard"] = float(guard)
+    return options
+
+
+def _check_optimizer(
+    optimizer: str, variance_penalty: float, conflicts: dict[str, bool]
+) -> dict[str, Any]:
+    """Validated optimiser choice and state-spread penalty; only non-defaults are returned.
+
+    ``conflicts`` maps the settings that L-BFGS cannot take to whether they were given.
+    """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    options: dict[str, Any] = {}
+    if optimizer == "lbfgs":
+        given = [name for name, used in conflicts.items() if used]
+        if given:
+            raise ValueError(
+                "optimizer='lbfgs' runs full-batch with a constant step length and takes no "
+                f"{', '.join(given)}"
+            )
+        options.update(
+            optimizer="LBFGS", lbfgs_iterations=LBFGS_ITERATIONS, lbfgs_history=LBFGS_HISTORY
+        )
+    penalty = _positive_float(variance_penalty, "variance_penalty", allow_zero=True)
+    if penalty > 0.0:
+        options["variance_penalty"] = penalty
+    return options
 
 
 def fit(
@@ -397,8 +632,14 @@ def fit(
     curriculum: Sequence[tuple[int, int]] | None = None,
     cache: bool = True,
     progress: bool = True,
+    sampling: str = "shuffle",
+    lr_end: float | None = None,
+    length_ramp: tuple[int, float] | None = None,
+    guard: float | None = None,
+    optimizer: str = "adam",
+    variance_penalty: float = 0.0,
 ) -> FitResult:
-    """Train ``model`` in place with Adam on the mean squared error; cached by configuration.
+    """Train ``model`` in place with Adam or L-BFGS on the mean squared error; cached.
 
     One epoch is one pass over the B sequences (one Adam step with the default full batch).
     The epoch loss recorded in the history is the loss before each update, averaged over the
@@ -408,7 +649,25 @@ def fit(
     With a ``curriculum``, warm-up stages come first: stage ``(n_steps, n_epochs)`` trains on
     the first ``n_steps`` time steps of every sequence for up to ``n_epochs`` epochs, moving
     on early once its loss reaches ``target_loss``. The main phase on the full sequences
-    follows, for up to ``max_epochs`` epochs.
+    follows, for up to ``max_epochs`` epochs. With a ``length_ramp`` ``(start_steps,
+    ramp_fraction)``, epoch e of the main phase trains on the first
+    ``min(T, floor(start_steps + (T - start_steps) e / (ramp_fraction max_epochs)))`` steps
+    (a linear ramp reaching T after ``ramp_fraction * max_epochs`` epochs); early stopping
+    then waits until the full length is reached.
+
+    With ``sampling="sample"`` an epoch is a single Adam step on ``batch_size`` sequences
+    drawn without replacement, so ``max_epochs`` counts updates.
+
+    With ``optimizer="lbfgs"`` an epoch is one call of :class:`torch.optim.LBFGS`'s ``step``
+    on the full batch: up to ``LBFGS_ITERATIONS`` quasi-Newton iterations, each with a
+    strong-Wolfe line search (so several loss evaluations), keeping ``LBFGS_HISTORY``
+    curvature pairs; a new L-BFGS starts with every curriculum stage. ``lr`` is then the
+    initial step length of the line search (1.0 is the usual choice).
+
+    With ``variance_penalty`` c > 0 the optimiser minimises ``loss + c * state_spread(states)``
+    (see :func:`state_spread`): the mean squared distance of the hidden states from their
+    time average, which keeps oscillating orbits small. The history, ``target_loss`` and
+    ``converged`` still refer to the (masked) mean squared error alone.
 
     Training is deterministic for a given seed on a given machine: the only random draws (the
     minibatch order) come from a :class:`torch.Generator` seeded with ``seed``, and the global
@@ -450,6 +709,24 @@ def fit(
         them after training.
     progress : bool
         Show a progress bar with the current loss.
+    sampling : {"shuffle", "sample"}
+        ``"shuffle"``: an epoch passes over all sequences in shuffled minibatches;
+        ``"sample"``: an epoch is one update on a random minibatch (needs ``batch_size``).
+    lr_end : float, optional
+        Final rate of the cosine schedule (``lr / 100`` when omitted).
+    length_ramp : (int, float), optional
+        ``(start_steps, ramp_fraction)`` with ``1 <= start_steps <= T`` and
+        ``0 < ramp_fraction <= 1``: a linear ramp of the sequence length over the main phase.
+    guard : float, optional
+        Divergence guard factor (> 1): after an epoch whose loss is not finite or exceeds
+        ``guard`` times the best loss at the current length, the parameters and Adam state of
+        that best epoch are restored and the learning rate is halved for the rest of training;
+        if the very last update leaves non-finite parameters, the best state is restored too.
+    optimizer : {"adam", "lbfgs"}
+        ``"lbfgs"`` needs ``clip=None`` and takes no ``batch_size``, cosine schedule,
+        ``length_ramp`` or ``guard``.
+    variance_penalty : float
+        Weight (>= 0) of the hidden-state spread added to the objective.
 
     Returns
     -------
@@ -473,8 +750,19 @@ def fit(
         *_check_curriculum(curriculum, steps),
         [steps, _positive_int(max_epochs, "max_epochs")],
     ]
+    options = _check_options(sampling, batch_size, lr_schedule, lr_end, length_ramp, guard, steps)
+    conflicts = {
+        "clip (pass clip=None)": clip is not None,
+        "batch_size": batch_size is not None,
+        "lr_schedule='cosine'": lr_schedule != "constant",
+        "length_ramp": length_ramp is not None,
+        "guard": guard is not None,
+    }
+    options.update(_check_optimizer(optimizer, variance_penalty, conflicts))
     for n_steps, _ in stages:
         _check_mask_covers(data.weights, n_steps)
+    if "length_ramp" in options:
+        _check_mask_covers(data.weights, int(options["length_ramp"][0]))
     settings = {
         "optimizer": "Adam",
         "loss": "mse",
@@ -486,6 +774,7 @@ def fit(
         "batch_size": None if batch_size is None else _positive_int(batch_size, "batch_size"),
         "lr_schedule": lr_schedule,
         "curriculum": stages[:-1],
+        **options,
     }
     key = _configuration_key(model, data, settings)
 
@@ -524,5 +813,221 @@ def fit(
         epochs=len(history),
         from_cache=meta is not None,
         converged=history[-1] <= settings["target_loss"],
+        key=key,
+    )
+
+
+def _window_length(window_lengths: list[int], iteration: int, n_iters: int) -> int:
+    """Window length of ``iteration``: equal shares of the run, in the given order."""
+    return window_lengths[min(iteration * len(window_lengths) // n_iters, len(window_lengths) - 1)]
+
+
+def _window_starts(
+    rng: np.random.Generator, batch_size: int, n_samples: int, length: int, settings: dict[str, Any]
+) -> np.ndarray:
+    """First sample of each window; a fraction of the windows starts early in a trajectory."""
+    starts = rng.integers(0, n_samples - length, batch_size)
+    early = rng.random(batch_size) < settings["early_fraction"]
+    latest = min(settings["early_steps"], n_samples - length)
+    starts[early] = rng.integers(0, latest, int(early.sum()))
+    return starts
+
+
+def _window_loss(model: RNNCell, data: _Data, rows: Tensor, starts: Tensor, length: int) -> Tensor:
+    """Mean squared error of the free run over windows of ``length`` steps from encoded starts."""
+    targets = data.targets[rows[:, None], starts[:, None] + torch.arange(length + 1)]
+    currents = data.inputs[rows, 0]
+    x = model.encode(targets[:, 0])
+    outputs = [model.readout(x)]
+    for _ in range(length):
+        x = model.step(x, currents)
+        outputs.append(model.readout(x))
+    return (torch.stack(outputs, dim=1) - targets).square().mean()
+
+
+def _train_windows(
+    model: RNNCell, data: _Data, settings: dict[str, Any], progress: bool
+) -> list[float]:
+    rng = np.random.default_rng(settings["seed"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"])
+    n_iters, n_samples = settings["n_iters"], data.targets.shape[1]
+    history: list[float] = []
+    model.train()
+    for iteration in tqdm(range(n_iters), disable=not progress, desc="fit_windows", unit="it"):
+        length = _window_length(settings["window_lengths"], iteration, n_iters)
+        for group in optimizer.param_groups:
+            group["lr"] = _learning_rate(settings, iteration, n_iters)
+        rows = rng.integers(0, data.targets.shape[0], settings["batch_size"])
+        starts = _window_starts(rng, settings["batch_size"], n_samples, length, settings)
+        loss = _window_loss(model, data, torch.from_numpy(rows), torch.from_numpy(starts), length)
+        if not torch.isfinite(loss):
+            raise RuntimeError(f"training diverged (loss {loss.item()}); lower lr or set clip")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), settings["clip"])
+        optimizer.step()
+        history.append(loss.item())
+    return history
+
+
+def _check_window_task(
+    model: Any, task: Any, window_lengths: Sequence[int]
+) -> tuple[_Data, list[int]]:
+    """Validate the model and task of :func:`fit_windows`; the data as model-dtype tensors."""
+    if not isinstance(model, RNNCell) or not callable(getattr(model, "encode", None)):
+        raise ValueError(
+            f"model must be an RNNCell with an encode method, got {type(model).__name__}"
+        )
+    trajectories = getattr(task, "trajectories", None)
+    currents = getattr(task, "currents", None)
+    if trajectories is None or currents is None:
+        raise ValueError("task must have trajectories (N, T, p) and currents (N,) (see fhn_flow)")
+    reference = next(model.parameters())
+    targets = _as_tensor(trajectories, "task.trajectories", reference)
+    inputs = _as_tensor(currents, "task.currents", reference).reshape(-1, 1, 1)
+    if targets.ndim != 3 or targets.shape[-1] != model.output_size:
+        raise ValueError(
+            f"task.trajectories must have shape (N, T, {model.output_size}), "
+            f"got {tuple(targets.shape)}"
+        )
+    if model.input_size != 1 or inputs.shape[0] != targets.shape[0]:
+        raise ValueError(
+            "fit_windows needs a model with input_size 1 and one current per trajectory, got "
+            f"input_size {model.input_size} and {inputs.shape[0]} currents for "
+            f"{targets.shape[0]} trajectories"
+        )
+    lengths = [_positive_int(length, "window_lengths entry") for length in window_lengths]
+    if not lengths or max(lengths) >= targets.shape[1]:
+        raise ValueError(
+            f"window_lengths must be non-empty and shorter than T = {targets.shape[1]}, "
+            f"got {list(window_lengths)}"
+        )
+    return _Data(inputs=inputs, targets=targets, x0=targets[:, 0], weights=None), lengths
+
+
+def fit_windows(
+    model: RNNCell,
+    task: Any,
+    *,
+    seed: int,
+    n_iters: int,
+    window_lengths: Sequence[int] = (5, 10, 20, 40),
+    batch_size: int = 256,
+    lr: float = 3e-3,
+    lr_end: float = 6e-5,
+    clip: float = 1.0,
+    early_fraction: float = 0.3,
+    early_steps: int = 20,
+    cache: bool = True,
+    progress: bool = True,
+) -> FitResult:
+    """Train a cell with an encoder on short free-run windows of many trajectories; cached.
+
+    Every Adam step draws ``batch_size`` windows of ``K + 1`` samples from the task's
+    trajectories (trajectory uniformly, first sample uniformly, except that a fraction
+    ``early_fraction`` of the windows starts within the first ``early_steps`` samples, where
+    the transients are). Each window is an initial value problem: the cell starts at
+    ``encode(y[s])``, runs K steps with the trajectory's current held as input, and the loss
+    is the mean squared error of ``readout`` against ``y[s], ..., y[s + K]`` (the first term
+    ties the read-out to the encoder). The window length K takes the values of
+    ``window_lengths`` in turn, each for an equal share of the ``n_iters`` steps; the learning
+    rate falls from ``lr`` to ``lr_end`` along a half cosine. The run is a fixed number of
+    steps, so it is deterministic for a given seed on a given machine.
+
+    Trained weights are cached like those of :func:`fit`, keyed by the model (class, settings,
+    initial parameters), the task's arrays and every setting here.
+
+    Parameters
+    ----------
+    model : RNNCell
+        A cell with ``input_size == 1``, ``output_size == p`` and a method
+        ``encode(y0 (B, p)) -> (B, d)``, e.g. :class:`fhnrnn.models.ResidualMLPCell`. Trained
+        in place and returned in eval mode.
+    task : FHNFlowTask or object with ``trajectories`` (N, T, p) and ``currents`` (N,)
+        The data (e.g. from :func:`fhnrnn.tasks.fhn_flow`).
+    seed : int
+        Seed of the window draws.
+    n_iters : int
+        Number of Adam steps.
+    window_lengths : sequence of int
+        Window lengths K (steps), each ``< T``, used in order.
+    batch_size : int
+        Windows per step.
+    lr, lr_end : float
+        First and last learning rate of the cosine schedule.
+    clip : float
+        Largest global gradient norm.
+    early_fraction : float
+        Fraction of windows in ``[0, 1]`` that start within the first ``early_steps`` samples.
+    early_steps : int
+        See ``early_fraction``.
+    cache, progress : bool
+        As in :func:`fit`.
+
+    Returns
+    -------
+    FitResult
+        ``history`` holds the loss of every step (``epochs == n_iters``); ``converged`` is
+        True when every loss was finite (training raises otherwise), as there is no target.
+
+    Raises
+    ------
+    ValueError
+        On malformed arguments (the message names the argument).
+    RuntimeError
+        When the loss becomes NaN or infinite.
+    """
+    data, lengths = _check_window_task(model, task, window_lengths)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if not 0.0 <= _positive_float(early_fraction, "early_fraction", allow_zero=True) <= 1.0:
+        raise ValueError(f"early_fraction must lie in [0, 1], got {early_fraction!r}")
+    settings = {
+        "trainer": "fit_windows",
+        "optimizer": "Adam",
+        "loss": "mse",
+        "seed": seed,
+        "n_iters": _positive_int(n_iters, "n_iters"),
+        "window_lengths": lengths,
+        "batch_size": _positive_int(batch_size, "batch_size"),
+        "lr": _positive_float(lr, "lr"),
+        "lr_schedule": "cosine",
+        "lr_end": _positive_float(lr_end, "lr_end"),
+        "clip": _positive_float(clip, "clip"),
+        "early_fraction": float(early_fraction),
+        "early_steps": _positive_int(early_steps, "early_steps"),
+    }
+    key = _configuration_key(model, data, settings)
+    meta = _load_cached(model, key) if cache else None
+    if meta is not None:
+        history, seconds = meta["history"], meta["seconds"]
+    else:
+        start = time.perf_counter()
+        history = _train_windows(model, data, settings, progress)
+        seconds = time.perf_counter() - start
+        if cache:
+            _store(
+                model,
+                key,
+                {
+                    "format": CACHE_FORMAT,
+                    "key": key,
+                    "model": type(model).__qualname__,
+                    "config": model.config(),
+                    "settings": settings,
+                    "history": history,
+                    "seconds": seconds,
+                    "torch": torch.__version__,
+                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                },
+            )
+    model.eval()
+    return FitResult(
+        model=model,
+        history=list(history),
+        seconds=float(seconds),
+        epochs=len(history),
+        from_cache=meta is not None,
+        converged=True,
         key=key,
     )

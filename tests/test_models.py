@@ -8,7 +8,14 @@ import pytest
 import torch
 from torch import nn
 
-from fhnrnn.models import GRUAdapter, LSTMAdapter, PaperRNN, RNNCell, TanhRNN
+from fhnrnn.models import (
+    GRUAdapter,
+    LSTMAdapter,
+    PaperRNN,
+    ResidualMLPCell,
+    RNNCell,
+    TanhRNN,
+)
 
 B, T, M, P, H = 3, 7, 2, 2, 5
 
@@ -190,6 +197,18 @@ def test_tanh_rnn_initial_spectral_radius() -> None:
     assert torch.linalg.eigvals(weight).abs().max().item() == pytest.approx(0.7, rel=1e-6)
 
 
+def test_tanh_rnn_readout_scale_multiplies_only_the_initial_readout_weights() -> None:
+    plain = TanhRNN(1, 2, 30, seed=4)
+    scaled = TanhRNN(1, 2, 30, readout_scale=8.0, seed=4)
+    for name, value in plain.state_dict().items():
+        expected = 8.0 * value if name == "output_layer.weight" else value
+        assert torch.equal(scaled.state_dict()[name], expected), name
+    assert scaled.config()["readout_scale"] == 8.0
+    assert "readout_scale" not in plain.config()
+    rebuilt = TanhRNN(**scaled.config())
+    assert torch.equal(rebuilt.output_layer.weight, scaled.output_layer.weight)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_construction_is_seeded_and_leaves_global_rng_alone(kind: str) -> None:
     before = torch.random.get_rng_state()
@@ -249,6 +268,8 @@ def test_bad_shapes_and_dtypes_raise_value_errors_naming_the_argument(kind: str)
         (lambda: PaperRNN(init_noise=-1.0), "init_noise"),
         (lambda: PaperRNN(seed=-1), "seed"),
         (lambda: TanhRNN(1, 1, 4, spectral_radius=0.0), "spectral_radius"),
+        (lambda: TanhRNN(1, 1, 4, readout_scale=0.0), "readout_scale"),
+        (lambda: TanhRNN(1, 1, 4, readout_scale=float("inf")), "readout_scale"),
         (lambda: TanhRNN(0, 1, 4), "input_size"),
         (lambda: GRUAdapter(nn.LSTM(1, 4), nn.Linear(4, 1)), "gru must be a torch.nn.GRU"),
         (lambda: GRUAdapter(nn.GRU(1, 4, num_layers=2), nn.Linear(4, 1)), "single-layer"),
@@ -261,3 +282,148 @@ def test_bad_shapes_and_dtypes_raise_value_errors_naming_the_argument(kind: str)
 def test_bad_constructor_arguments_raise(build, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build()
+
+
+def paired_state(z: torch.Tensor) -> torch.Tensor:
+    return torch.cat([torch.relu(z), torch.relu(-z)], dim=-1)
+
+
+def test_paired_rotation_init_is_a_neutral_linear_rotation_per_step() -> None:
+    hidden, layers, low, high = 16, 5, 90.0, 200.0
+    cell = PaperRNN(
+        hidden_size=hidden, n_layers=layers, init="paired_rotation", period_range=(low, high)
+    ).double()
+    z = torch.randn(3, hidden // 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    u = torch.zeros(3, 1, dtype=torch.float64)
+    bias = cell.input_layer.bias.detach()[: hidden // 2]
+    shifted = z + 2 * bias  # the pair difference of x + b_in, with b_in = [c; -c]
+    following = cell.step(paired_state(z), u)
+    z_next = following[:, : hidden // 2] - following[:, hidden // 2 :]
+    # linear in the sign pair: the state stays a sign pair of some z_next
+    torch.testing.assert_close(following, paired_state(z_next))
+    # each plane (2j, 2j+1) is rotated: the norm is kept, the angle advances by 2 pi / P_j
+    planes, planes_next = shifted.reshape(3, -1, 2), z_next.reshape(3, -1, 2)
+    torch.testing.assert_close(planes.norm(dim=-1), planes_next.norm(dim=-1))
+    angle = torch.atan2(planes_next[..., 1], planes_next[..., 0]) - torch.atan2(
+        planes[..., 1], planes[..., 0]
+    )
+    period = 2 * torch.pi / torch.remainder(angle, 2 * torch.pi)
+    assert bool(((period > low - 1e-9) & (period < high + 1e-9)).all())
+    torch.testing.assert_close(period, period[:1].expand_as(period))
+
+
+def test_paired_rotation_input_weights_are_sign_pairs_of_the_given_scale() -> None:
+    cell = PaperRNN(hidden_size=400, init="paired_rotation", input_scale=0.5, seed=3)
+    weight, bias = cell.input_layer.weight.detach(), cell.input_layer.bias.detach()
+    torch.testing.assert_close(weight[:200], -weight[200:])
+    torch.testing.assert_close(bias[:200], -bias[200:])
+    assert 0.4 < float(torch.cat([weight[:200].ravel(), bias[:200]]).std()) < 0.6
+    assert PaperRNN(**cell.config()).state_dict().keys() == cell.state_dict().keys()
+    torch.testing.assert_close(PaperRNN(**cell.config()).state_dict(), cell.state_dict())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"hidden_size": 18, "init": "paired_rotation"}, "divisible by 4"),
+        ({"init": "paired_rotation", "period_range": (0.5, 10.0)}, "period_range"),
+        ({"init": "paired_rotation", "period_range": (20.0, 10.0)}, "period_range"),
+        ({"init": "paired_rotation", "period_range": 5.0}, "period_range"),
+        ({"init": "paired_rotation", "input_scale": -1.0}, "input_scale"),
+        ({"init": "rotation"}, "init"),
+    ],
+)
+def test_paired_rotation_bad_arguments_raise(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PaperRNN(**kwargs)
+
+
+@pytest.mark.parametrize("kind", ["paper", "tanh", "gru", "lstm"])
+def test_fold_normalisation_maps_raw_inputs_to_raw_outputs(kind: str) -> None:
+    from fhnrnn.models import fold_normalisation
+
+    cell = make_cell(kind).double()
+    before = {name: value.clone() for name, value in cell.state_dict().items()}
+    u_mean, u_std, y_mean, y_std = 0.9, 0.3, -0.2, 1.7
+    folded = fold_normalisation(cell, u_mean, u_std, y_mean, y_std)
+    raw = sequence(cell).double() * 2.0 + 1.0
+    states, outputs = cell.rollout((raw - u_mean) / u_std)
+    folded_states, folded_outputs = folded.rollout(raw)
+    torch.testing.assert_close(folded_states, states)
+    torch.testing.assert_close(folded_outputs, outputs * y_std + y_mean)
+    torch.testing.assert_close(cell.state_dict(), before)
+    assert type(folded) is type(cell)
+
+
+def test_fold_normalisation_rejects_bad_arguments() -> None:
+    from fhnrnn.models import fold_normalisation
+
+    cell = make_cell("tanh")
+    with pytest.raises(ValueError, match="u_std"):
+        fold_normalisation(cell, 0.0, 0.0, 0.0, 1.0)
+    with pytest.raises(ValueError, match="y_mean"):
+        fold_normalisation(cell, 0.0, 1.0, [0.0, 1.0, 2.0], 1.0)
+    with pytest.raises(ValueError, match="model"):
+        fold_normalisation(nn.Linear(2, 2), 0.0, 1.0, 0.0, 1.0)
+
+
+def residual_cell(**options) -> ResidualMLPCell:
+    cell = ResidualMLPCell(2, **options)
+    with torch.no_grad():
+        cell.last_layer.weight.normal_(generator=torch.Generator().manual_seed(5))
+        cell.last_layer.bias.fill_(0.1)
+    return cell
+
+
+def test_residual_cell_starts_as_identity_with_identity_encoder_and_readout() -> None:
+    cell = ResidualMLPCell(2, seed=3)
+    x = torch.randn(4, 2, generator=torch.Generator().manual_seed(0))
+    u = torch.ones(4, 1)
+    torch.testing.assert_close(cell.step(x, u), x)
+    torch.testing.assert_close(cell.encode(x), x)
+    torch.testing.assert_close(cell.readout(x), x)
+
+
+def test_residual_cell_step_is_an_euler_step_of_its_mlp() -> None:
+    cell = residual_cell(width=8, depth=3, dt=0.25).double()
+    x = torch.randn(5, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    u = torch.rand(5, 1, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    h = torch.cat([x, u], dim=1)
+    for layer in cell.hidden_layers:
+        h = torch.tanh(h @ layer.weight.T + layer.bias)
+    expected = x + 0.25 * (h @ cell.last_layer.weight.T + cell.last_layer.bias)
+    torch.testing.assert_close(cell.step(x, u), expected)
+    assert len(cell.hidden_layers) == 3
+
+
+def test_residual_cell_jacobian_under_torch_func_matches_finite_differences() -> None:
+    cell = residual_cell().double()
+    x = torch.tensor([0.3, -0.7], dtype=torch.float64)
+    u = torch.tensor([0.5], dtype=torch.float64)
+    jacobian = torch.func.jacrev(lambda z: cell.step(z[None], u[None])[0])(x)
+    eps = 1e-6
+    columns = [
+        (cell.step((x + eps * e)[None], u[None]) - cell.step((x - eps * e)[None], u[None]))[0]
+        / (2 * eps)
+        for e in torch.eye(2, dtype=torch.float64)
+    ]
+    torch.testing.assert_close(jacobian, torch.stack(columns, dim=1), atol=1e-8, rtol=1e-6)
+
+
+def test_residual_cell_is_seeded_and_reports_its_config() -> None:
+    first, second = ResidualMLPCell(3, seed=4), ResidualMLPCell(3, seed=4)
+    for a, b in zip(first.parameters(), second.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    assert not torch.equal(first.encoder.weight, ResidualMLPCell(3, seed=5).encoder.weight)
+    config = first.config()
+    assert json.loads(json.dumps(config)) == config
+    assert ResidualMLPCell(**config).config() == config
+
+
+def test_residual_cell_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="dt"):
+        ResidualMLPCell(2, dt=0.0)
+    with pytest.raises(ValueError, match="depth"):
+        ResidualMLPCell(2, depth=0)
+    with pytest.raises(ValueError, match="y0"):
+        ResidualMLPCell(2).encode(torch.zeros(3, 3))

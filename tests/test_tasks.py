@@ -7,8 +7,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy.integrate import solve_ivp
 
-from fhnrnn.tasks import fhn_grid, fhn_voltage, flip_flop, sine_wave
+from fhnrnn.fhn import FHN
+from fhnrnn.tasks import fhn_flow, fhn_grid, fhn_voltage, flip_flop, sine_wave
 
 
 def test_flip_flop_shapes_and_values() -> None:
@@ -174,3 +176,45 @@ def test_fhn_grid_holds_out_midpoints() -> None:
 def test_fhn_grid_rejects_bad_arguments(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         fhn_grid(**kwargs)
+
+
+def test_fhn_flow_starts_and_trajectories() -> None:
+    currents = np.array([0.2, 0.9])
+    task = fhn_flow(currents, n_random=3, n_near=4, t_max=20.0, dt=0.5, seed=7)
+    assert task.trajectories.shape == (16, 41, 2)
+    np.testing.assert_array_equal(task.currents, np.repeat(currents, 8))
+    np.testing.assert_array_equal(task.trajectories[:, 0], task.starts)
+    np.testing.assert_array_equal(task.starts[[0, 8]], np.zeros((2, 2)))
+    np.testing.assert_allclose(task.times, 0.5 * np.arange(41))
+    uniform = task.starts[1:4]
+    assert np.all((uniform[:, 0] >= -2.5) & (uniform[:, 0] <= 2.5))
+    assert np.all((uniform[:, 1] >= -1.0) & (uniform[:, 1] <= 2.5))
+    v_star, w_star = FHN().fixed_point(0.9)
+    radius = np.hypot(task.starts[12:, 0] - v_star, task.starts[12:, 1] - w_star)
+    assert np.all((radius >= 1e-3) & (radius <= 0.5))
+
+
+def test_fhn_flow_matches_an_independent_integration() -> None:
+    task = fhn_flow([0.5], n_random=2, n_near=1, t_max=10.0, dt=0.5, seed=0)
+
+    def rhs(_t: float, y: np.ndarray) -> list[float]:
+        return [y[0] - y[0] ** 3 / 3 - y[1] + 0.5, (y[0] + 0.7 - 0.8 * y[1]) / 12.5]
+
+    for start, trajectory in zip(task.starts, task.trajectories, strict=True):
+        solution = solve_ivp(
+            rhs, (0, 10), start, method="DOP853", t_eval=task.times, rtol=1e-11, atol=1e-12
+        )
+        np.testing.assert_allclose(trajectory, solution.y.T, atol=1e-6)
+
+
+def test_fhn_flow_is_seeded_and_validates() -> None:
+    options = dict(n_random=2, n_near=2, t_max=2.0, dt=0.5)
+    first = fhn_flow([0.3], seed=1, **options)
+    np.testing.assert_array_equal(first.starts, fhn_flow([0.3], seed=1, **options).starts)
+    assert not np.array_equal(first.starts, fhn_flow([0.3], seed=2, **options).starts)
+    with pytest.raises(ValueError, match="I_values"):
+        fhn_flow([], seed=0, **options)
+    with pytest.raises(ValueError, match="n_near"):
+        fhn_flow([0.3], seed=0, **{**options, "n_near": -1})
+    with pytest.raises(ValueError, match="near_radius"):
+        fhn_flow([0.3], seed=0, near_radius=(0.0, 1.0), **options)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from fhnrnn.models import GRUAdapter, LSTMAdapter, PaperRNN, TanhRNN
-from fhnrnn.tasks import flip_flop
-from fhnrnn.training import evaluate, fit
+from fhnrnn.models import GRUAdapter, LSTMAdapter, PaperRNN, ResidualMLPCell, TanhRNN
+from fhnrnn.tasks import FHNFlowTask, fhn_flow, flip_flop
+from fhnrnn.training import FitResult, evaluate, fit, fit_windows, state_spread
 
 B, T = 6, 12
 
@@ -338,3 +338,288 @@ def test_tanh_rnn_learns_the_three_bit_flip_flop() -> None:
     assert result.converged, f"final loss {result.history[-1]:.3g}"
     baseline = held_out.targets.square().mean().item()
     assert evaluate(net, held_out.inputs, held_out.targets).mean() < 0.02 * baseline
+
+
+ADAM_STEP = torch.optim.Adam.step
+
+
+def recording_run(monkeypatch: pytest.MonkeyPatch, **options) -> dict[str, list]:
+    """Train a small cell and record, per Adam step, the rate and the sequence length used."""
+    record: dict[str, list] = {"lr": [], "length": []}
+
+    def step(self, *args, **kwargs):
+        record["lr"].append(self.param_groups[0]["lr"])
+        return ADAM_STEP(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    model = TanhRNN(2, 1, 8, seed=0)
+    original_rollout = model.rollout
+
+    def rollout(u, x0=None):
+        record["length"].append(u.shape[1])
+        return original_rollout(u, x0)
+
+    model.rollout = rollout
+    inputs, targets = problem()
+    record["result"] = fit(
+        model, inputs, targets, seed=0, target_loss=0.0, progress=False, **options
+    )
+    return record
+
+
+def test_sampling_sample_makes_one_update_per_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    shuffled = recording_run(monkeypatch, max_epochs=4, batch_size=2)
+    sampled = recording_run(monkeypatch, max_epochs=4, batch_size=2, sampling="sample")
+    assert len(shuffled["lr"]) == 4 * (B // 2)
+    assert len(sampled["lr"]) == 4
+    assert sampled["result"].epochs == 4
+    with pytest.raises(ValueError, match="batch_size"):
+        recording_run(monkeypatch, max_epochs=4, sampling="sample")
+
+
+def test_cosine_schedule_ends_at_lr_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    epochs, lr, lr_end = 9, 1e-2, 1e-4
+    run = recording_run(monkeypatch, max_epochs=epochs, lr=lr, lr_schedule="cosine", lr_end=lr_end)
+    expected = [
+        lr_end + (lr - lr_end) * 0.5 * (1 + np.cos(np.pi * e / (epochs - 1))) for e in range(epochs)
+    ]
+    np.testing.assert_allclose(run["lr"], expected, rtol=1e-12)
+    default = recording_run(monkeypatch, max_epochs=epochs, lr=lr, lr_schedule="cosine")
+    assert default["lr"][-1] == pytest.approx(lr / 100)
+    with pytest.raises(ValueError, match="lr_end"):
+        recording_run(monkeypatch, max_epochs=2, lr_end=1e-4)
+
+
+def test_length_ramp_grows_the_sequence_length_linearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    epochs, start, fraction = 10, 3, 0.5
+    run = recording_run(monkeypatch, max_epochs=epochs, length_ramp=(start, fraction))
+    training_lengths = run["length"][:epochs]
+    expected = [min(T, int(start + (T - start) * e / (fraction * epochs))) for e in range(epochs)]
+    assert training_lengths == expected
+    assert expected[0] == start and expected[-1] == T
+    for bad, message in [((0, 0.5), "start_steps"), ((T + 1, 0.5), "start_steps"),
+                         ((3, 1.5), "ramp_fraction"), (3, "length_ramp")]:
+        with pytest.raises(ValueError, match=message):
+            recording_run(monkeypatch, max_epochs=2, length_ramp=bad)
+
+
+def test_guard_restores_the_best_state_and_halves_the_rate() -> None:
+    from fhnrnn.training import _Guard
+
+    model = TanhRNN(1, 1, 3, seed=0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    guard = _Guard(3.0)
+
+    def epoch(bias_during_epoch: float, length: int, loss: float) -> None:
+        """The parameters that produce ``loss``, then an update, then the guard's check."""
+        with torch.no_grad():
+            model.output_layer.bias.fill_(bias_during_epoch)
+        guard.before_epoch(model, optimizer)
+        with torch.no_grad():
+            model.output_layer.bias.fill_(100.0)  # the update
+        guard.after_epoch(model, optimizer, length, loss)
+
+    epoch(1.0, 10, 1.0)
+    epoch(5.0, 10, 0.5)  # new best: the state that produced it is kept
+    epoch(-7.0, 10, 1.4)  # worse, but within 3x: training goes on
+    assert model.output_layer.bias.item() == 100.0 and guard.lr_scale == 1.0
+    epoch(-7.0, 10, 1.6)  # above 3 x 0.5: restore, halve
+    assert model.output_layer.bias.item() == 5.0
+    assert guard.lr_scale == 0.5 and guard.restores == 1
+    epoch(2.0, 20, 9.0)  # a new length starts a new best
+    assert guard.restores == 1 and guard.best == 9.0
+    epoch(3.0, 20, float("nan"))
+    assert model.output_layer.bias.item() == 2.0
+    assert guard.restores == 2 and guard.lr_scale == 0.25
+
+
+def test_guard_survives_a_diverging_rate_that_fails_without_it() -> None:
+    inputs, targets = problem()
+    settings = {"seed": 0, "max_epochs": 30, "target_loss": 0.0, "lr": 1e3, "clip": None}
+    with pytest.raises(RuntimeError, match="diverged"):
+        fit(PaperRNN(2, 1, 8, n_layers=2, init="default"), inputs, targets, progress=False,
+            **settings)
+    guarded = fit(PaperRNN(2, 1, 8, n_layers=2, init="default"), inputs, targets,
+                  progress=False, guard=2.0, **settings)
+    assert len(guarded.history) == 30
+    assert np.isfinite(evaluate(guarded.model, inputs, targets)).all()
+
+
+def test_new_options_enter_the_cache_key_and_defaults_keep_it() -> None:
+    inputs, targets = problem()
+    keys = set()
+    for options in [{}, {"sampling": "sample"}, {"lr_schedule": "cosine"},
+                    {"lr_schedule": "cosine", "lr_end": 1e-5}, {"length_ramp": (4, 0.5)},
+                    {"guard": 3.0}]:
+        result = fit(TanhRNN(2, 1, 4, seed=0), inputs, targets, seed=0, max_epochs=1,
+                     target_loss=0.0, batch_size=3, progress=False, **options)
+        keys.add(result.key)
+    assert len(keys) == 6
+    with pytest.raises(ValueError, match="guard"):
+        fit(TanhRNN(2, 1, 4), inputs, targets, seed=0, max_epochs=1, target_loss=0.0, guard=1.0)
+    with pytest.raises(ValueError, match="sampling"):
+        fit(TanhRNN(2, 1, 4), inputs, targets, seed=0, max_epochs=1, target_loss=0.0,
+            sampling="random")
+
+
+@pytest.fixture(scope="module")
+def flow_task() -> FHNFlowTask:
+    return fhn_flow([0.2, 1.0], n_random=4, n_near=2, t_max=20.0, dt=0.5, seed=0)
+
+
+def fit_small(task: FHNFlowTask, **options) -> FitResult:
+    settings = dict(seed=0, n_iters=40, window_lengths=(5,), batch_size=32, progress=False)
+    return fit_windows(ResidualMLPCell(2, width=16, seed=1), task, **{**settings, **options})
+
+
+def free_run_error(model: ResidualMLPCell, task: FHNFlowTask, n_steps: int = 5) -> float:
+    """Mean squared error of n_steps-step free runs from every trajectory's start."""
+    y = torch.as_tensor(task.trajectories, dtype=torch.float32)
+    current = torch.as_tensor(task.currents, dtype=torch.float32)[:, None]
+    with torch.no_grad():
+        x = model.encode(y[:, 0])
+        errors = []
+        for t in range(1, n_steps + 1):
+            x = model.step(x, current)
+            errors.append((model.readout(x) - y[:, t]).square().mean())
+    return float(torch.stack(errors).mean())
+
+
+@pytest.mark.usefixtures("single_thread")
+def test_fit_windows_learns_the_flow_and_is_deterministic(flow_task: FHNFlowTask) -> None:
+    untrained = free_run_error(ResidualMLPCell(2, width=16, seed=1), flow_task)
+    first = fit_small(flow_task, cache=False)
+    assert first.epochs == len(first.history) == 40
+    assert free_run_error(first.model, flow_task) < 0.8 * untrained
+    second = fit_small(flow_task, cache=False)
+    assert second.history == first.history
+
+
+@pytest.mark.usefixtures("single_thread")
+def test_fit_windows_caches_by_configuration(flow_task: FHNFlowTask, cache_in_tmp: Path) -> None:
+    trained = fit_small(flow_task)
+    again = fit_small(flow_task)
+    assert not trained.from_cache and again.from_cache and again.key == trained.key
+    assert again.history == trained.history
+    for a, b in zip(trained.model.parameters(), again.model.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    assert (cache_in_tmp / "fit" / f"{trained.key}.pt").is_file()
+    assert fit_small(flow_task, early_fraction=0.0).key != trained.key
+
+
+def test_fit_windows_rejects_bad_arguments(flow_task: FHNFlowTask) -> None:
+    with pytest.raises(ValueError, match="encode"):
+        fit_windows(TanhRNN(1, 2, 3), flow_task, seed=0, n_iters=1)
+    with pytest.raises(ValueError, match="window_lengths"):
+        fit_small(flow_task, window_lengths=(41,))
+    with pytest.raises(ValueError, match="early_fraction"):
+        fit_small(flow_task, early_fraction=1.5)
+    with pytest.raises(ValueError, match="trajectories"):
+        fit_windows(ResidualMLPCell(2, output_size=3), flow_task, seed=0, n_iters=1)
+
+
+def lbfgs(**options) -> tuple[TanhRNN, FitResult]:
+    settings = {"optimizer": "lbfgs", "lr": 1.0, "clip": None, "max_epochs": 3}
+    return train(cache=False, **{**settings, **options})
+
+
+def test_state_spread_is_the_mean_squared_distance_from_the_time_average() -> None:
+    states = torch.randn(3, 7, 5, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    array = states.numpy()
+    centre = array.mean(axis=1, keepdims=True)
+    distances = [
+        [np.sum((s - c[0]) ** 2) for s in seq] for seq, c in zip(array, centre, strict=True)
+    ]
+    expected = np.mean(distances)
+    assert state_spread(states).item() == pytest.approx(expected, rel=1e-12)
+    assert state_spread(torch.ones(2, 4, 3)).item() == 0.0
+
+
+def test_lbfgs_epoch_is_one_call_of_torch_lbfgs_step() -> None:
+    inputs, targets = (tensor.double() for tensor in problem())
+    net, result = lbfgs(net=model().double(), data=(inputs, targets))
+    reference = model().double()
+    optimiser = torch.optim.LBFGS(
+        reference.parameters(), lr=1.0, max_iter=10, history_size=50, line_search_fn="strong_wolfe"
+    )
+    losses = []
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        loss = ((reference.rollout(inputs)[1] - targets) ** 2).mean()
+        loss.backward()
+        losses.append(loss.item())
+        return loss
+
+    first_losses = []
+    for _ in range(3):
+        first_losses.append(len(losses))
+        optimiser.step(closure)
+    assert result.history == pytest.approx([losses[i] for i in first_losses], rel=1e-9)
+    for a, b in zip(net.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-10)
+    assert result.history[-1] < 0.5 * result.history[0]
+
+
+def test_lbfgs_is_deterministic_and_stops_at_target_loss() -> None:
+    first, result1 = lbfgs(max_epochs=4)
+    second, result2 = lbfgs(max_epochs=4)
+    assert result1.history == result2.history and same_weights(first, second)
+    _, stopped = lbfgs(max_epochs=4, target_loss=result1.history[2])
+    assert stopped.converged and stopped.history == result1.history[:3]
+
+
+def test_variance_penalty_adds_the_state_spread_to_the_objective() -> None:
+    inputs, targets = problem()
+    penalty = 0.3
+    net, result = train(cache=False, max_epochs=1, clip=None, variance_penalty=penalty)
+    reference = model()
+    optimiser = torch.optim.Adam(reference.parameters(), lr=1e-2)
+    states, outputs = reference.rollout(inputs)
+    error = ((outputs - targets) ** 2).mean()
+    centred = states - states.mean(dim=1, keepdim=True)
+    (error + penalty * (centred**2).sum(dim=2).mean()).backward()
+    optimiser.step()
+    assert result.history[0] == pytest.approx(error.item(), rel=1e-6)
+    for a, b in zip(net.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+    plain, _ = train(cache=False, max_epochs=1, clip=None)
+    assert not same_weights(net, plain)
+
+
+def test_variance_penalty_shrinks_the_orbits() -> None:
+    inputs, _ = problem()
+    spreads = []
+    for penalty in (0.0, 1.0):
+        net, _ = lbfgs(max_epochs=5, variance_penalty=penalty)
+        with torch.no_grad():
+            spreads.append(state_spread(net.rollout(inputs)[0]).item())
+    assert spreads[1] < 0.5 * spreads[0]
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"optimizer": "sgd"}, r"^optimizer must be one of"),
+        ({"optimizer": "lbfgs"}, r"^optimizer='lbfgs' .* takes no clip"),
+        ({"optimizer": "lbfgs", "clip": None, "batch_size": 2}, r"takes no batch_size"),
+        ({"optimizer": "lbfgs", "clip": None, "lr_schedule": "cosine"}, r"lr_schedule"),
+        ({"optimizer": "lbfgs", "clip": None, "guard": 2.0}, r"takes no guard"),
+        ({"variance_penalty": -1.0}, r"^variance_penalty"),
+        ({"variance_penalty": float("nan")}, r"^variance_penalty"),
+    ],
+)
+def test_bad_optimiser_options_raise(options: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        train(cache=False, **options)
+
+
+def test_optimiser_options_enter_the_cache_key_and_defaults_keep_it() -> None:
+    _, plain = train()
+    _, explicit = train(optimizer="adam", variance_penalty=0.0)
+    assert explicit.from_cache and explicit.key == plain.key
+    _, penalised = train(variance_penalty=0.1)
+    _, quasi_newton = train(optimizer="lbfgs", lr=1.0, clip=None)
+    assert len({plain.key, penalised.key, quasi_newton.key}) == 3
+    _, again = train(optimizer="lbfgs", lr=1.0, clip=None)
+    assert again.from_cache and same_weights(again.model, quasi_newton.model)

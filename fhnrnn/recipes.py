@@ -1,0 +1,193 @@
+"""The training recipe of the FHN network, shared by notebooks 03, 04 and 05.
+
+One function, :func:`train_fhn_rnn`, holds every setting, so that the notebooks that analyse the
+trained network all get the same model from the training cache (:func:`fhnrnn.training.fit`).
+
+The recipe trains the paper's deep-ReLU cell (:class:`fhnrnn.models.PaperRNN`, 256 units, 5
+layers) on the unscaled FHN voltage task (41 currents on [0.4, 1.4], 334 Euler steps of 0.3
+from (v, w) = (0, 0)). What makes a 1670-layer-deep unrolled ReLU network trainable here:
+
+- the paired-rotation initialisation (the initial cell is an exactly linear, neutral
+  oscillator with periods of 90-200 steps, so gradients neither vanish nor explode);
+- inputs and targets normalised to zero mean and unit variance (folded back into the weights
+  afterwards with :func:`fhnrnn.models.fold_normalisation`, so the analysed network maps the
+  raw current I to the raw voltage v);
+- Adam with gradient clipping at 1, a cosine rate from 3e-4 to 1e-5, one update per epoch on
+  8 random sequences, a linear ramp of the sequence length from 60 to 334 steps over the first
+  40 % of the updates, and a divergence guard (restore and halve the rate).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from fhnrnn._paths import cache_dir
+from fhnrnn.analysis import fixed_points_by_input
+from fhnrnn.fixedpoints import FixedPoints
+from fhnrnn.models import PaperRNN, fold_normalisation
+from fhnrnn.tasks import FHNVoltageTask, fhn_grid, fhn_voltage
+from fhnrnn.training import FitResult, evaluate, fit
+
+__all__ = ["FIXED_POINT_SEARCH", "RECIPE", "FHNRNNRun", "fhn_rnn_fixed_points", "train_fhn_rnn"]
+
+RECIPE = {
+    "n_currents": 41,
+    "I_range": (0.4, 1.4),
+    "hidden_size": 256,
+    "n_layers": 5,
+    "period_range": (90.0, 200.0),
+    "input_scale": 0.01,
+    "lr": 3e-4,
+    "lr_end": 1e-5,
+    "updates": 600,
+    "batch_size": 8,
+    "length_ramp": (60, 0.4),
+    "guard": 3.0,
+    "target_mse": 1e-3,
+}
+QUICK_CHANGES = {"n_currents": 11, "updates": 30, "hidden_size": 64}
+FIXED_POINT_SEARCH = {"n_per_input": 6, "n_steps": 334, "max_iters": 50, "tol_unique": 1e-3}
+
+
+@dataclass(frozen=True)
+class FHNRNNRun:
+    """A trained FHN network and its data.
+
+    Attributes
+    ----------
+    model : PaperRNN
+        The trained network with the normalisation folded in: raw current -> raw voltage.
+    fit : FitResult
+        The training outcome (its model works on normalised data; history in normalised
+        units).
+    train : FHNVoltageTask
+        Training conditions (raw units).
+    held_out : FHNVoltageTask
+        Held-out conditions, the midpoints of the training currents (raw units).
+    normalisation : tuple of float
+        ``(u_mean, u_std, y_mean, y_std)`` used in training.
+    train_mse, held_out_mse : float
+        Mean squared error of ``model`` in raw voltage units, over all conditions and steps.
+    """
+
+    model: PaperRNN
+    fit: FitResult
+    train: FHNVoltageTask
+    held_out: FHNVoltageTask
+    normalisation: tuple[float, float, float, float]
+    train_mse: float
+    held_out_mse: float
+
+
+def train_fhn_rnn(quick: bool = False, seed: int = 0, *, progress: bool = True) -> FHNRNNRun:
+    """Train (or load from the cache) the FHN network with the shared recipe.
+
+    Parameters
+    ----------
+    quick : bool
+        Smoke-test settings: 11 currents, 64 units, 30 updates (a poor fit, in seconds).
+    seed : int
+        Seed of the initial weights and of the minibatch draws.
+    progress : bool
+        Show a progress bar while training.
+
+    Returns
+    -------
+    FHNRNNRun
+        The trained (folded) model, the fit result, the data and the errors.
+    """
+    recipe = {**RECIPE, **(QUICK_CHANGES if quick else {})}
+    currents, midpoints = fhn_grid(recipe["n_currents"], recipe["I_range"])
+    train, held_out = fhn_voltage(currents), fhn_voltage(midpoints)
+    u_mean, u_std = float(currents.mean()), float(currents.std())
+    voltages = train.targets.double()
+    y_mean, y_std = float(voltages.mean()), float(voltages.std(correction=0))
+    model = PaperRNN(
+        hidden_size=recipe["hidden_size"],
+        n_layers=recipe["n_layers"],
+        init="paired_rotation",
+        period_range=recipe["period_range"],
+        input_scale=recipe["input_scale"],
+        seed=seed,
+    )
+    result = fit(
+        model,
+        ((train.inputs.double() - u_mean) / u_std).float(),
+        ((voltages - y_mean) / y_std).float(),
+        seed=seed,
+        max_epochs=recipe["updates"],
+        target_loss=recipe["target_mse"] / y_std**2,
+        lr=recipe["lr"],
+        clip=1.0,
+        batch_size=recipe["batch_size"],
+        sampling="sample",
+        lr_schedule="cosine",
+        lr_end=recipe["lr_end"],
+        length_ramp=recipe["length_ramp"],
+        guard=recipe["guard"],
+        progress=progress,
+    )
+    folded = fold_normalisation(result.model, u_mean, u_std, y_mean, y_std)
+    return FHNRNNRun(
+        model=folded,
+        fit=result,
+        train=train,
+        held_out=held_out,
+        normalisation=(u_mean, u_std, y_mean, y_std),
+        train_mse=_mse(folded, train),
+        held_out_mse=_mse(folded, held_out),
+    )
+
+
+def _mse(model: PaperRNN, task: FHNVoltageTask) -> float:
+    """Mean squared error over all conditions and steps (conditions have equal length)."""
+    with torch.no_grad():
+        return float(np.mean(evaluate(model, task.inputs, task.targets)))
+
+
+def fhn_rnn_fixed_points(
+    run: FHNRNNRun, currents: np.ndarray, *, cache: bool = True
+) -> FixedPoints:
+    """Fixed points of the trained network with the input held at each current.
+
+    The search (:func:`fhnrnn.analysis.fixed_points_by_input` with the settings in
+    ``FIXED_POINT_SEARCH``) runs on the folded float64 model, so the points live in the space
+    of raw currents. The result is cached next to the trained weights, keyed by the training
+    key, the currents and the search settings; an unreadable entry is searched again.
+
+    Parameters
+    ----------
+    run : FHNRNNRun
+        Output of :func:`train_fhn_rnn`.
+    currents : ndarray, shape (K,)
+        Currents, in increasing order (the continuation follows it).
+    cache : bool
+        Load a cached result when present and store a new one.
+
+    Returns
+    -------
+    FixedPoints
+        ``u[:, 0]`` is the current of each point.
+    """
+    values = np.asarray(currents, dtype=np.float64)
+    if values.ndim != 1 or values.size < 1 or not np.all(np.diff(values) > 0):
+        raise ValueError(f"currents must be a 1-D increasing array, got {currents!r}")
+    digest = hashlib.sha256(run.fit.key.encode())
+    digest.update(values.tobytes())
+    digest.update(repr(sorted(FIXED_POINT_SEARCH.items())).encode())
+    path = cache_dir() / "fixedpoints" / f"{digest.hexdigest()}.npz"
+    if cache and path.is_file():
+        try:
+            return FixedPoints.load(path)
+        except Exception as error:  # an unreadable cache entry means: search again
+            warnings.warn(f"ignoring unusable cache entry {path.name}: {error}", stacklevel=2)
+    points = fixed_points_by_input(run.model, values, **FIXED_POINT_SEARCH)
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        points.save(path, overwrite=True)
+    return points
