@@ -878,14 +878,14 @@ def _newton_phase(
 ) -> tuple[Tensor, int]:
     """Damped Newton / Levenberg-Marquardt on ``r(x) = F(x, u) - x`` for every start.
 
-    Each iteration computes the Jacobian of the starts still working (in chunks of at most
-    ``problem.chunk`` points), tries the full Newton step and keeps it where it lowers q,
-    followed by chord steps; elsewhere it tries Levenberg-Marquardt steps with growing
-    damping (see :func:`_newton_step`). A start below ``tol_q`` goes on (polishing) until q
-    is at the rounding floor of evaluating ``F(x) - x`` or stops falling tenfold per
-    iteration; see :func:`_next_status` for when a start is given up. One host
-    synchronisation per iteration and chunk selects the working starts: negligible next to
-    the Jacobians.
+    Each iteration builds a linear model of r for the starts still working (in chunks of
+    ``problem.newton_chunk`` points: the dense Jacobian or a Krylov space), tries the full
+    Newton step and keeps it where it lowers q, otherwise Levenberg-Marquardt steps with
+    growing damping (see :func:`_newton_step`). A start below ``tol_q`` goes on (polishing)
+    until q is at the rounding floor of evaluating ``F(x) - x`` or stops falling tenfold per
+    iteration; see :func:`_next_status` for when a start is given up. The host synchronises
+    a few times per iteration and chunk (selecting working starts, ending GMRES and the
+    damping loop): negligible next to the Jacobian products.
 
     Returns the final states (N, d) and the iterations run.
     """
@@ -1460,9 +1460,10 @@ def find_fixed_points(
         (``method="adam"``, default 10 000).
     method : {"newton", "adam"}
         ``"newton"``: ``warmup_iters`` Adam iterations, then damped Newton /
-        Levenberg-Marquardt on ``F(x, u) - x`` with exact Jacobians, polishing each converged
-        point down to the rounding floor of q (about 1e-30 for states of order one in
-        float64). ``"adam"``: Adam on q alone, each start stopping once ``q < tol_q``.
+        Levenberg-Marquardt on ``F(x, u) - x`` with exact derivatives (see
+        ``linear_solver``), polishing each converged point down to the rounding floor of q
+        (about 1e-30 for states of order one in float64); a start whose q stops falling is
+        given up. ``"adam"``: Adam on q alone, each start stopping once ``q < tol_q``.
     device : str or torch.device, optional
         Where to compute; defaults to the module's device, else that of ``x0``, else CPU.
     dtype : torch.dtype
