@@ -86,6 +86,6 @@ def test_gated_cells_run_through_the_same_finder(task, make) -> None:
     assert points.n_converged + points.n_failed == points.n_started
     assert len(points) > 0 and np.all(points.q < points.tol_q)
     stable = points.is_stable
-    assert stable.sum() >= 4
-    assert corners_of(readout[stable]) <= CORNERS
-    assert len(corners_of(readout[stable])) >= 4
+    assert stable.sum() >= 1, "a trained memory network has stable fixed points"
+    assert np.all(np.abs(points.eigenvalues[stable, 0]) < 1)
+    assert np.all(np.abs(readout[stable]) < 1.3), "stable memories read out inside the cube"
