@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
 
 from fhnrnn._paths import atomic_write_bytes, output_root
 
@@ -419,3 +421,194 @@ def plot_fixed_point_curve(
     ax.set(xlabel="$v^*$", ylabel="$w^*$", zlabel="current $I$")
     ax.legend(loc="upper left", fontsize=8)
     return ax.figure
+
+
+# ------------------------------------------------ sine-wave validation (notebook 02)
+def _array(value: ArrayLike, name: str, ndim: int) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {array.shape}")
+    return array
+
+
+def plot_sine_outputs(
+    times: ArrayLike,
+    targets: ArrayLike,
+    outputs: ArrayLike,
+    labels: Sequence[str],
+) -> Figure:
+    """Outputs against targets, one panel per condition, stacked with a shared time axis.
+
+    Parameters
+    ----------
+    times : array_like, shape (T,)
+        Sample times.
+    targets, outputs : array_like, shape (C, T)
+        Target and network output of each shown condition.
+    labels : sequence of str, length C
+        Panel titles (e.g. the frequency and error of each condition).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    times = _array(times, "times", 1)
+    targets = _array(targets, "targets", 2)
+    outputs = _array(outputs, "outputs", 2)
+    if targets.shape != outputs.shape or targets.shape[1] != times.size:
+        raise ValueError(
+            f"targets and outputs must both have shape (C, T) with T = {times.size}, got "
+            f"{targets.shape} and {outputs.shape}"
+        )
+    if len(labels) != targets.shape[0]:
+        raise ValueError(f"labels must hold {targets.shape[0]} strings, got {len(labels)}")
+    n_panels = targets.shape[0]
+    fig, axes = plt.subplots(
+        n_panels, 1, sharex=True, figsize=(7.5, 1.35 * n_panels + 0.6), squeeze=False
+    )
+    for ax, target, output, label in zip(axes[:, 0], targets, outputs, labels, strict=True):
+        ax.plot(times, target, color="0.6", lw=3.0, label="target")
+        ax.plot(times, output, color="C0", lw=1.0, label="network")
+        ax.set_ylim(-1.35, 1.35)
+        ax.set_ylabel("z")
+        ax.set_title(label, fontsize="small", loc="left")
+    axes[0, 0].legend(loc="upper right", ncol=2, fontsize="small")
+    axes[-1, 0].set_xlabel("time")
+    fig.tight_layout()
+    return fig
+
+
+def plot_pca_trajectories(
+    trajectories: ArrayLike,
+    points: ArrayLike,
+    trajectory_values: ArrayLike,
+    point_values: ArrayLike,
+    *,
+    value_label: str,
+    explained: ArrayLike | None = None,
+) -> Figure:
+    """Trajectories and fixed points in three principal components, coloured by a value.
+
+    The fixed points are drawn as stars joined in the order of their value, so that a
+    one-dimensional family of fixed points shows as a curve.
+
+    Parameters
+    ----------
+    trajectories : array_like, shape (B, T, 3)
+        Projected hidden-state trajectories.
+    points : array_like, shape (K, 3)
+        Projected fixed points.
+    trajectory_values : array_like, shape (B,)
+        Value (e.g. the input) that colours each trajectory.
+    point_values : array_like, shape (K,)
+        Value that colours each fixed point and orders the joining line.
+    value_label : str
+        Colour-bar label.
+    explained : array_like, shape (3,), optional
+        Explained-variance fraction of each component, added to the axis labels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    trajectories = _array(trajectories, "trajectories", 3)
+    points = _array(points, "points", 2)
+    trajectory_values = _array(trajectory_values, "trajectory_values", 1)
+    point_values = _array(point_values, "point_values", 1)
+    if trajectories.shape[2] != 3 or points.shape[1:] != (3,):
+        raise ValueError(
+            "trajectories and points must have 3 components, got shapes "
+            f"{trajectories.shape} and {points.shape}"
+        )
+    if trajectory_values.size != trajectories.shape[0] or point_values.size != points.shape[0]:
+        raise ValueError("trajectory_values and point_values need one value per row")
+    values = np.concatenate([trajectory_values, point_values])
+    colours = plt.cm.viridis(Normalize(values.min(), values.max())(values))
+    fig = plt.figure(figsize=(7.0, 6.0))
+    ax = fig.add_subplot(projection="3d")
+    for path, colour in zip(trajectories, colours, strict=False):
+        ax.plot(*path.T, color=colour, lw=0.6, alpha=0.8)
+    order = np.argsort(point_values)
+    ax.plot(*points[order].T, color="crimson", lw=1.2, zorder=5)
+    ax.scatter(
+        *points.T, marker="*", s=50, c="crimson", depthshade=False, zorder=6, label="fixed points"
+    )
+    names = [f"PC {k + 1}" for k in range(3)]
+    if explained is not None:
+        shares = _array(explained, "explained", 1)
+        names = [f"{name} ({100 * share:.0f} %)" for name, share in zip(names, shares, strict=True)]
+    ax.set(xlabel=names[0], ylabel=names[1], zlabel=names[2])
+    ax.legend(loc="upper left")
+    mappable = plt.cm.ScalarMappable(Normalize(values.min(), values.max()), "viridis")
+    fig.colorbar(mappable, ax=ax, shrink=0.6, pad=0.1, label=value_label)
+    return fig
+
+
+def plot_eigenfrequencies(
+    series: Mapping[str, tuple[ArrayLike, ArrayLike, ArrayLike]],
+    *,
+    tolerance: float = 0.05,
+) -> Figure:
+    """Rotation rate and modulus of the leading eigenvalue against the target frequency.
+
+    Three panels: the rate ``|arg(lambda)| / dt`` against the target ``omega`` (with the
+    identity line), the relative error ``rate / omega - 1`` in percent (with a band of
+    ``+-tolerance``), and ``|lambda|`` (with the line ``|lambda| = 1``).
+
+    Parameters
+    ----------
+    series : mapping of str to (omega, rate, modulus)
+        For each legend label, three arrays of shape (K,): the target frequency of each
+        fixed point's input, the rotation rate of its leading eigenvalue, and its modulus.
+    tolerance : float
+        Half-width (relative) of the shaded band in the error panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not series:
+        raise ValueError("series must hold at least one (omega, rate, modulus) triple")
+    if not (np.isfinite(tolerance) and tolerance > 0):
+        raise ValueError(f"tolerance must be finite and > 0, got {tolerance!r}")
+    fig, (ax_rate, ax_error, ax_modulus) = plt.subplots(1, 3, figsize=(11.5, 3.6))
+    low, high = np.inf, -np.inf
+    markers = ["o", "s", "^", "D"]
+    for index, (label, (omega, rate, modulus)) in enumerate(series.items()):
+        omega, rate, modulus = (
+            _array(a, name, 1)
+            for a, name in ((omega, "omega"), (rate, "rate"), (modulus, "modulus"))
+        )
+        if not omega.size == rate.size == modulus.size:
+            raise ValueError(f"series {label!r}: omega, rate and modulus must have equal sizes")
+        style = {
+            "marker": markers[index % len(markers)],
+            "ms": 3.5,
+            "ls": "none",
+            "color": f"C{index}",
+            "label": label,
+        }
+        ax_rate.plot(omega, rate, **style)
+        ax_error.plot(omega, 100 * (rate / omega - 1), **style)
+        ax_modulus.plot(omega, modulus, **style)
+        low, high = min(low, omega.min()), max(high, omega.max())
+    ax_rate.plot([low, high], [low, high], color="0.5", lw=0.8, zorder=0, label=r"rate $= \omega$")
+    ax_error.axhspan(
+        -100 * tolerance,
+        100 * tolerance,
+        color="0.9",
+        zorder=0,
+        label=rf"$\pm${100 * tolerance:.0f} %",
+    )
+    ax_error.axhline(0.0, color="0.5", lw=0.8, zorder=0)
+    ax_modulus.axhline(1.0, color="0.5", lw=0.8, zorder=0)
+    omega_label = r"target $\omega$"
+    ax_rate.set(
+        xlabel=omega_label, ylabel=r"$|\arg \lambda| \,/\, \Delta t$", title="rotation rate"
+    )
+    ax_error.set(xlabel=omega_label, ylabel="relative error (%)", title="rate against target")
+    ax_modulus.set(xlabel=omega_label, ylabel=r"$|\lambda|$", title="modulus")
+    ax_rate.legend(fontsize="small")
+    ax_error.legend(fontsize="small")
+    fig.tight_layout()
+    return fig

@@ -689,7 +689,8 @@ def fit(
     target_loss : float
         Early-stopping threshold on the epoch loss (>= 0).
     lr : float
-        Adam learning rate (peak rate for ``lr_schedule="cosine"``).
+        Adam learning rate (peak rate for ``lr_schedule="cosine"``); for L-BFGS the initial
+        step length of each line search.
     clip : float or None
         Largest global gradient norm; None disables clipping.
     x0 : array-like, shape (B, d) or (d,), optional
