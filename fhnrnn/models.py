@@ -26,7 +26,7 @@ from __future__ import annotations
 import abc
 import copy
 import math
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -530,7 +530,49 @@ def _default_recurrent_module(
     return module
 
 
-class GRUAdapter(RNNCell):
+class _RecurrentModuleAdapter(RNNCell):
+    """Shared parts of the adapters around a single-layer :mod:`torch.nn` recurrent module."""
+
+    module_type: type[nn.RNNBase]
+
+    @property
+    @abc.abstractmethod
+    def recurrent_module(self) -> nn.RNNBase:
+        """The wrapped :class:`torch.nn.GRU` or :class:`torch.nn.LSTM`."""
+
+    @classmethod
+    def create(
+        cls: type[_Adapter], input_size: int, output_size: int, hidden_size: int, *, seed: int = 0
+    ) -> _Adapter:
+        """A new cell with PyTorch's default initial bounds, drawn from ``seed``.
+
+        Parameters
+        ----------
+        input_size, output_size, hidden_size : int
+            m, p and H.
+        seed : int
+            Seed of the initial weights (the global random state is not used).
+        """
+        module = _default_recurrent_module(cls.module_type, input_size, hidden_size, seed)
+        readout = _uninitialised_linear(hidden_size, _check_size(output_size, "output_size"))
+        _init_linear_uniform(readout, _generator(seed + 1))
+        return cls(module, readout)
+
+    def config(self) -> dict[str, Any]:
+        """Sizes and bias flags (JSON-serialisable)."""
+        return {
+            "input_size": self.input_size,
+            "output_size": self.output_size,
+            "hidden_size": self.hidden_size,
+            "bias": bool(self.recurrent_module.bias),
+            "readout_bias": self.output_layer.bias is not None,
+        }
+
+
+_Adapter = TypeVar("_Adapter", bound=_RecurrentModuleAdapter)
+
+
+class GRUAdapter(_RecurrentModuleAdapter):
     r"""One-step view of a single-layer :class:`torch.nn.GRU` plus a linear read-out.
 
     The step is written out from the GRU's own parameters (PyTorch's gate convention):
@@ -564,33 +606,12 @@ class GRUAdapter(RNNCell):
         self.state_size = gru.hidden_size
         self.output_size = readout.out_features
 
-    @classmethod
-    def create(
-        cls, input_size: int, output_size: int, hidden_size: int, *, seed: int = 0
-    ) -> GRUAdapter:
-        """A new GRU cell with PyTorch's default initial bounds, drawn from ``seed``.
+    module_type = nn.GRU
 
-        Parameters
-        ----------
-        input_size, output_size, hidden_size : int
-            m, p and H.
-        seed : int
-            Seed of the initial weights (the global random state is not used).
-        """
-        gru = _default_recurrent_module(nn.GRU, input_size, hidden_size, seed)
-        readout = _uninitialised_linear(hidden_size, _check_size(output_size, "output_size"))
-        _init_linear_uniform(readout, _generator(seed + 1))
-        return cls(gru, readout)
-
-    def config(self) -> dict[str, Any]:
-        """Sizes and bias flags (JSON-serialisable)."""
-        return {
-            "input_size": self.input_size,
-            "output_size": self.output_size,
-            "hidden_size": self.hidden_size,
-            "bias": bool(self.gru.bias),
-            "readout_bias": self.output_layer.bias is not None,
-        }
+    @property
+    def recurrent_module(self) -> nn.GRU:
+        """The wrapped GRU."""
+        return self.gru
 
     def _step(self, x: Tensor, u: Tensor) -> Tensor:
         gru = self.gru
@@ -607,7 +628,7 @@ class GRUAdapter(RNNCell):
         return self.output_layer(x)
 
 
-class LSTMAdapter(RNNCell):
+class LSTMAdapter(_RecurrentModuleAdapter):
     r"""One-step view of a single-layer :class:`torch.nn.LSTM` plus a linear read-out of h.
 
     The state is the concatenation ``x = [h, c]`` (d = 2H); :meth:`split_state` undoes it. The
@@ -638,33 +659,12 @@ class LSTMAdapter(RNNCell):
         self.state_size = 2 * lstm.hidden_size
         self.output_size = readout.out_features
 
-    @classmethod
-    def create(
-        cls, input_size: int, output_size: int, hidden_size: int, *, seed: int = 0
-    ) -> LSTMAdapter:
-        """A new LSTM cell with PyTorch's default initial bounds, drawn from ``seed``.
+    module_type = nn.LSTM
 
-        Parameters
-        ----------
-        input_size, output_size, hidden_size : int
-            m, p and H (the state size is 2H).
-        seed : int
-            Seed of the initial weights (the global random state is not used).
-        """
-        lstm = _default_recurrent_module(nn.LSTM, input_size, hidden_size, seed)
-        readout = _uninitialised_linear(hidden_size, _check_size(output_size, "output_size"))
-        _init_linear_uniform(readout, _generator(seed + 1))
-        return cls(lstm, readout)
-
-    def config(self) -> dict[str, Any]:
-        """Sizes and bias flags (JSON-serialisable)."""
-        return {
-            "input_size": self.input_size,
-            "output_size": self.output_size,
-            "hidden_size": self.hidden_size,
-            "bias": bool(self.lstm.bias),
-            "readout_bias": self.output_layer.bias is not None,
-        }
+    @property
+    def recurrent_module(self) -> nn.LSTM:
+        """The wrapped LSTM (the state size is 2H)."""
+        return self.lstm
 
     def split_state(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Split states ``[h, c]`` into their parts.
