@@ -42,6 +42,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from fhnrnn._paths import atomic_write_bytes
+from fhnrnn._progress import progress_bar
 
 __all__ = [
     "Cycles",
@@ -784,7 +785,7 @@ class _Outcome:
 def _search(problem: _Map, x: Tensor, u: Tensor, settings: _Settings, progress: bool) -> _Outcome:
     adam_budget = settings.max_iters if settings.method == "adam" else settings.warmup_iters
     newton_budget = settings.max_iters if settings.method == "newton" else 0
-    with tqdm(
+    with progress_bar(
         total=adam_budget + newton_budget, disable=not progress, desc="fixed points", leave=False
     ) as bar:
         x, status, adam_iterations = _adam_phase(problem, x, u, adam_budget, settings, bar)

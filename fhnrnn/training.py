@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from fhnrnn._paths import atomic_write_bytes, atomic_write_text, cache_dir
+from fhnrnn._progress import progress_bar
 from fhnrnn.models import RNNCell
 
 __all__ = ["FitResult", "evaluate", "fit", "fit_windows", "state_spread"]
@@ -505,7 +505,9 @@ def _train(
     guard = _Guard(settings["guard"]) if "guard" in settings else None
     sampling = settings.get("sampling", "shuffle")
     model.train()
-    with tqdm(total=total, disable=not progress, desc=type(model).__name__, unit="epoch") as bar:
+    with progress_bar(
+        total=total, disable=not progress, desc=type(model).__name__, unit="epoch"
+    ) as bar:
         for stage, (n_steps, n_epochs) in enumerate(stages):
             ramp = settings.get("length_ramp") if stage == len(stages) - 1 else None
             if lbfgs and stage > 0:
@@ -854,7 +856,8 @@ def _train_windows(
     n_iters, n_samples = settings["n_iters"], data.targets.shape[1]
     history: list[float] = []
     model.train()
-    for iteration in tqdm(range(n_iters), disable=not progress, desc="fit_windows", unit="it"):
+    iterations = progress_bar(range(n_iters), disable=not progress, desc="fit_windows", unit="it")
+    for iteration in iterations:
         length = _window_length(settings["window_lengths"], iteration, n_iters)
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(settings, iteration, n_iters)
