@@ -308,13 +308,27 @@ def _load_cached(model: RNNCell, key: str) -> dict[str, Any] | None:
         return None
 
 
-def _store(model: RNNCell, key: str, meta: dict[str, Any]) -> None:
+def _store(
+    model: RNNCell, key: str, settings: dict[str, Any], history: list[float], seconds: float
+) -> None:
+    """Cache the trained weights and the run's metadata under ``key``."""
+    meta = {
+        "format": CACHE_FORMAT,
+        "key": key,
+        "model": type(model).__qualname__,
+        "config": model.config(),
+        "settings": settings,
+        "history": history,
+        "seconds": seconds,
+        "torch": torch.__version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
     weights_path, meta_path = _cache_paths(key)
     buffer = io.BytesIO()
     torch.save({name: value.cpu() for name, value in model.state_dict().items()}, buffer)
     blob = buffer.getvalue()
     atomic_write_bytes(weights_path, blob)
-    meta = {**meta, "weights_sha256": hashlib.sha256(blob).hexdigest()}
+    meta["weights_sha256"] = hashlib.sha256(blob).hexdigest()
     atomic_write_text(meta_path, json.dumps(meta, indent=1, sort_keys=True))
 
 
@@ -793,21 +807,7 @@ def fit(
             history = _train(model, data, stages, settings, progress)
         seconds = time.perf_counter() - start
         if cache:
-            _store(
-                model,
-                key,
-                {
-                    "format": CACHE_FORMAT,
-                    "key": key,
-                    "model": type(model).__qualname__,
-                    "config": model.config(),
-                    "settings": settings,
-                    "history": history,
-                    "seconds": seconds,
-                    "torch": torch.__version__,
-                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                },
-            )
+            _store(model, key, settings, history, seconds)
     model.eval()
     return FitResult(
         model=model,
@@ -1010,21 +1010,7 @@ def fit_windows(
         history = _train_windows(model, data, settings, progress)
         seconds = time.perf_counter() - start
         if cache:
-            _store(
-                model,
-                key,
-                {
-                    "format": CACHE_FORMAT,
-                    "key": key,
-                    "model": type(model).__qualname__,
-                    "config": model.config(),
-                    "settings": settings,
-                    "history": history,
-                    "seconds": seconds,
-                    "torch": torch.__version__,
-                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                },
-            )
+            _store(model, key, settings, history, seconds)
     model.eval()
     return FitResult(
         model=model,
