@@ -351,7 +351,10 @@ class FHN:
         return (v**3 / 3.0 - v + (v + self.a) / self.b)[()]
 
     def _trace_det(self, current: FloatArray) -> tuple[FloatArray, FloatArray]:
-        v_squared = self._v_star(current) ** 2
+        return self._trace_det_at(self._v_star(current) ** 2)
+
+    def _trace_det_at(self, v_squared: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Trace and determinant of the Jacobian at a fixed point with voltage² ``v_squared``."""
         trace = 1.0 - v_squared - self.b / self.tau
         det = (1.0 - self.b + self.b * v_squared) / self.tau
         return trace, det
@@ -506,8 +509,7 @@ class FHN:
         if self.tau <= self.b or denominator <= 0:
             raise ValueError(f"dt must be below tau / b = {self.tau / self.b}, got {dt}")
         v_squared = (1.0 - self.b / self.tau + dt * (1.0 - self.b) / self.tau) / denominator
-        trace = 1.0 - v_squared - self.b / self.tau
-        det = (1.0 - self.b + self.b * v_squared) / self.tau
+        trace, det = self._trace_det_at(v_squared)
         if trace**2 >= 4.0 * det:
             raise ValueError(f"dt = {dt} is too large: the Euler map has no Neimark-Sacker point")
         v_ns = math.sqrt(v_squared)

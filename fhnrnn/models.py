@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fhnrnn._validation import finite_positive, non_negative_int, positive_int
+
 __all__ = [
     "GRUAdapter",
     "LSTMAdapter",
@@ -43,20 +45,8 @@ __all__ = [
 ]
 
 
-def _check_size(value: int, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _check_seed(seed: int) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return seed
-
-
 def _generator(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(_check_seed(seed))
+    return torch.Generator().manual_seed(non_negative_int(seed, "seed"))
 
 
 def _uninitialised_linear(in_features: int, out_features: int, bias: bool = True) -> nn.Linear:
@@ -187,7 +177,7 @@ class RNNCell(nn.Module, abc.ABC):
         -------
         Tensor, shape (B, d)
         """
-        _check_size(batch_size, "batch_size")
+        batch_size = positive_int(batch_size, "batch_size")
         reference = next(self.parameters())
         return reference.new_zeros(batch_size, self.state_size)
 
@@ -310,36 +300,31 @@ class PaperRNN(RNNCell):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        self.input_size = _check_size(input_size, "input_size")
-        self.output_size = _check_size(output_size, "output_size")
-        self.hidden_size = _check_size(hidden_size, "hidden_size")
-        self.n_layers = _check_size(n_layers, "n_layers")
-        self.state_size = hidden_size
+        self.input_size = positive_int(input_size, "input_size")
+        self.output_size = positive_int(output_size, "output_size")
+        self.hidden_size = self.state_size = positive_int(hidden_size, "hidden_size")
+        self.n_layers = positive_int(n_layers, "n_layers")
         if init not in PAPER_INITS:
             raise ValueError(f"init must be one of {PAPER_INITS}, got {init!r}")
-        if init == "paired_rotation" and hidden_size % 4:
+        if init == "paired_rotation" and self.hidden_size % 4:
             raise ValueError(
                 f"hidden_size must be divisible by 4 for init='paired_rotation', got {hidden_size}"
             )
         self.period_range = _check_period_range(period_range)
-        if not (math.isfinite(input_scale) and input_scale >= 0.0):
-            raise ValueError(f"input_scale must be finite and >= 0, got {input_scale!r}")
-        self.input_scale = float(input_scale)
+        self.input_scale = finite_positive(input_scale, "input_scale", allow_zero=True)
         if not 0.0 < recurrent_gain <= 1.5:
             raise ValueError(f"recurrent_gain must lie in (0, 1.5], got {recurrent_gain!r}")
-        if not init_noise >= 0.0:
-            raise ValueError(f"init_noise must be >= 0, got {init_noise!r}")
+        self.init_noise = finite_positive(init_noise, "init_noise", allow_zero=True)
         self.init = init
         self.recurrent_gain = float(recurrent_gain)
-        self.init_noise = float(init_noise)
-        self.seed = _check_seed(seed)
+        self.seed = non_negative_int(seed, "seed")
 
-        self.input_layer = _uninitialised_linear(input_size, hidden_size)
+        self.input_layer = _uninitialised_linear(self.input_size, self.hidden_size)
         self.hidden_layers = nn.ModuleList(
-            _uninitialised_linear(hidden_size, hidden_size) for _ in range(n_layers)
+            _uninitialised_linear(self.hidden_size, self.hidden_size) for _ in range(self.n_layers)
         )
-        self.output_layer = _uninitialised_linear(hidden_size, output_size)
-        self._initialise(_generator(seed))
+        self.output_layer = _uninitialised_linear(self.hidden_size, self.output_size)
+        self._initialise(_generator(self.seed))
 
     def _initialise(self, generator: torch.Generator) -> None:
         if self.init == "paired_rotation":
@@ -445,22 +430,17 @@ class TanhRNN(RNNCell):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        self.input_size = _check_size(input_size, "input_size")
-        self.output_size = _check_size(output_size, "output_size")
-        self.hidden_size = _check_size(hidden_size, "hidden_size")
-        self.state_size = hidden_size
-        if not spectral_radius > 0.0:
-            raise ValueError(f"spectral_radius must be > 0, got {spectral_radius!r}")
-        self.spectral_radius = float(spectral_radius)
-        if not (math.isfinite(readout_scale) and readout_scale > 0.0):
-            raise ValueError(f"readout_scale must be finite and > 0, got {readout_scale!r}")
-        self.readout_scale = float(readout_scale)
-        self.seed = _check_seed(seed)
+        self.input_size = positive_int(input_size, "input_size")
+        self.output_size = positive_int(output_size, "output_size")
+        self.hidden_size = self.state_size = positive_int(hidden_size, "hidden_size")
+        self.spectral_radius = finite_positive(spectral_radius, "spectral_radius")
+        self.readout_scale = finite_positive(readout_scale, "readout_scale")
+        self.seed = non_negative_int(seed, "seed")
 
-        self.recurrent_layer = _uninitialised_linear(hidden_size, hidden_size, bias=False)
-        self.input_layer = _uninitialised_linear(input_size, hidden_size)
-        self.output_layer = _uninitialised_linear(hidden_size, output_size)
-        self._initialise(_generator(seed))
+        self.recurrent_layer = _uninitialised_linear(self.hidden_size, self.hidden_size, bias=False)
+        self.input_layer = _uninitialised_linear(self.input_size, self.hidden_size)
+        self.output_layer = _uninitialised_linear(self.hidden_size, self.output_size)
+        self._initialise(_generator(self.seed))
 
     def _initialise(self, generator: torch.Generator) -> None:
         size = self.hidden_size
@@ -516,12 +496,9 @@ def _default_recurrent_module(
     kind: type[nn.RNNBase], input_size: int, hidden_size: int, seed: int
 ) -> nn.RNNBase:
     """A single-layer GRU/LSTM with PyTorch's default bounds, drawn from ``seed``."""
-    module = kind(
-        _check_size(input_size, "input_size"),
-        _check_size(hidden_size, "hidden_size"),
-        batch_first=True,
-        device="meta",
-    ).to_empty(device="cpu")
+    input_size = positive_int(input_size, "input_size")
+    hidden_size = positive_int(hidden_size, "hidden_size")
+    module = kind(input_size, hidden_size, batch_first=True, device="meta").to_empty(device="cpu")
     generator = _generator(seed)
     bound = hidden_size**-0.5
     with torch.no_grad():
@@ -534,6 +511,20 @@ class _RecurrentModuleAdapter(RNNCell):
     """Shared parts of the adapters around a single-layer :mod:`torch.nn` recurrent module."""
 
     module_type: type[nn.RNNBase]
+
+    def __init__(self, module: nn.RNNBase, readout: nn.Linear, name: str) -> None:
+        """Check the wrapped module (argument ``name``) and read-out; set the sizes.
+
+        The subclass then registers the two modules and, where the state is not h alone,
+        corrects ``state_size``.
+        """
+        super().__init__()
+        _check_recurrent_module(module, self.module_type, name)
+        _check_readout(readout, module.hidden_size)
+        self.input_size = module.input_size
+        self.hidden_size = module.hidden_size
+        self.state_size = module.hidden_size
+        self.output_size = readout.out_features
 
     @property
     @abc.abstractmethod
@@ -554,7 +545,8 @@ class _RecurrentModuleAdapter(RNNCell):
             Seed of the initial weights (the global random state is not used).
         """
         module = _default_recurrent_module(cls.module_type, input_size, hidden_size, seed)
-        readout = _uninitialised_linear(hidden_size, _check_size(output_size, "output_size"))
+        output_size = positive_int(output_size, "output_size")
+        readout = _uninitialised_linear(module.hidden_size, output_size)
         _init_linear_uniform(readout, _generator(seed + 1))
         return cls(module, readout)
 
@@ -596,15 +588,9 @@ class GRUAdapter(_RecurrentModuleAdapter):
     """
 
     def __init__(self, gru: nn.GRU, readout: nn.Linear) -> None:
-        super().__init__()
-        _check_recurrent_module(gru, nn.GRU, "gru")
-        _check_readout(readout, gru.hidden_size)
+        super().__init__(gru, readout, "gru")
         self.gru = gru
         self.output_layer = readout
-        self.input_size = gru.input_size
-        self.hidden_size = gru.hidden_size
-        self.state_size = gru.hidden_size
-        self.output_size = readout.out_features
 
     module_type = nn.GRU
 
@@ -649,15 +635,10 @@ class LSTMAdapter(_RecurrentModuleAdapter):
     """
 
     def __init__(self, lstm: nn.LSTM, readout: nn.Linear) -> None:
-        super().__init__()
-        _check_recurrent_module(lstm, nn.LSTM, "lstm")
-        _check_readout(readout, lstm.hidden_size)
+        super().__init__(lstm, readout, "lstm")
         self.lstm = lstm
         self.output_layer = readout
-        self.input_size = lstm.input_size
-        self.hidden_size = lstm.hidden_size
         self.state_size = 2 * lstm.hidden_size
-        self.output_size = readout.out_features
 
     module_type = nn.LSTM
 
@@ -813,24 +794,20 @@ class ResidualMLPCell(RNNCell):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        self.state_size = _check_size(state_size, "state_size")
-        self.input_size = _check_size(input_size, "input_size")
-        self.output_size = _check_size(output_size, "output_size")
-        self.width = _check_size(width, "width")
-        self.depth = _check_size(depth, "depth")
-        if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not (
-            math.isfinite(dt) and dt > 0
-        ):
-            raise ValueError(f"dt must be a finite number > 0, got {dt!r}")
-        self.dt = float(dt)
-        self.seed = _check_seed(seed)
+        self.state_size = positive_int(state_size, "state_size")
+        self.input_size = positive_int(input_size, "input_size")
+        self.output_size = positive_int(output_size, "output_size")
+        self.width = positive_int(width, "width")
+        self.depth = positive_int(depth, "depth")
+        self.dt = finite_positive(dt, "dt")
+        self.seed = non_negative_int(seed, "seed")
 
-        fan_ins = [state_size + input_size] + [width] * (depth - 1)
-        self.hidden_layers = nn.ModuleList(_uninitialised_linear(n, width) for n in fan_ins)
-        self.last_layer = _uninitialised_linear(width, state_size)
-        self.encoder = _uninitialised_linear(output_size, state_size)
-        self.output_layer = _uninitialised_linear(state_size, output_size)
-        self._initialise(_generator(seed))
+        fan_ins = [self.state_size + self.input_size] + [self.width] * (self.depth - 1)
+        self.hidden_layers = nn.ModuleList(_uninitialised_linear(n, self.width) for n in fan_ins)
+        self.last_layer = _uninitialised_linear(self.width, self.state_size)
+        self.encoder = _uninitialised_linear(self.output_size, self.state_size)
+        self.output_layer = _uninitialised_linear(self.state_size, self.output_size)
+        self._initialise(_generator(self.seed))
 
     def _initialise(self, generator: torch.Generator) -> None:
         for layer in self.hidden_layers:

@@ -98,6 +98,24 @@ def _class_runs(labels: np.ndarray) -> list[tuple[str, slice]]:
     ]
 
 
+def _plot_by_class(
+    ax: Axes, labels: np.ndarray, coordinates: Sequence[np.ndarray], lw: float
+) -> None:
+    """Draw a line through ``coordinates`` (each of shape (n,)), coloured by ``labels`` (n,).
+
+    Each type enters the legend once, however many runs of it the line has.
+    """
+    drawn = set()
+    for kind, part in _class_runs(labels):
+        ax.plot(
+            *(values[part] for values in coordinates),
+            color=CLASS_COLORS[kind],
+            lw=lw,
+            label=None if kind in drawn else kind,
+        )
+        drawn.add(kind)
+
+
 def _format_eigenvalues(eigenvalues: np.ndarray) -> str:
     first, second = eigenvalues
     if first.imag != 0:
@@ -265,16 +283,7 @@ def plot_fixed_points(
     values = model.fixed_point(I)
     labels = model.classify(I)
     for ax, value, name in zip(axes, values, ("$v^*$", "$w^*$"), strict=True):
-        drawn = set()
-        for kind, part in _class_runs(labels):
-            ax.plot(
-                I[part],
-                value[part],
-                color=CLASS_COLORS[kind],
-                lw=2.4,
-                label=None if kind in drawn else kind,
-            )
-            drawn.add(kind)
+        _plot_by_class(ax, labels, (I, value), lw=2.4)
         _mark_hopf(ax, model.hopf_points())
         ax.set(xlabel="current $I$", ylabel=f"fixed point {name}")
     axes[0].legend(loc="upper left", fontsize=8)
@@ -404,17 +413,7 @@ def plot_fixed_point_curve(
     if ax is None:
         ax = plt.figure(figsize=(6.0, 5.2)).add_subplot(projection="3d")
     v_star, w_star = model.fixed_point(I)
-    drawn = set()
-    for kind, part in _class_runs(model.classify(I)):
-        ax.plot(
-            v_star[part],
-            w_star[part],
-            I[part],
-            color=CLASS_COLORS[kind],
-            lw=2.6,
-            label=None if kind in drawn else kind,
-        )
-        drawn.add(kind)
+    _plot_by_class(ax, model.classify(I), (v_star, w_star, I), lw=2.6)
     hopf = np.array(model.hopf_points())
     hopf_v, hopf_w = model.fixed_point(hopf)
     ax.scatter(hopf_v, hopf_w, hopf, color="black", s=25, depthshade=False, label="Hopf points")

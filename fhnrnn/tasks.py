@@ -17,6 +17,7 @@ import torch
 from numpy.typing import ArrayLike
 from torch import Tensor
 
+from fhnrnn._validation import finite_positive, non_negative_int, positive_int
 from fhnrnn.fhn import FHN
 
 __all__ = [
@@ -97,20 +98,6 @@ class FHNVoltageTask(Task):
     dt: float
 
 
-def _positive_int(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _positive_float(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
-    return float(value)
-
-
 def _interval(bounds: tuple[float, float], name: str) -> tuple[float, float]:
     try:
         low, high = (float(bound) for bound in bounds)
@@ -158,13 +145,12 @@ def flip_flop(
     FlipFlopTask
         ``inputs`` and ``targets`` of shape (B, T, n_bits), values in {-1, 0, 1}.
     """
-    n_bits = _positive_int(n_bits, "n_bits")
-    n_trials = _positive_int(n_trials, "n_trials")
-    n_steps = _positive_int(n_steps, "n_steps")
+    n_bits = positive_int(n_bits, "n_bits")
+    n_trials = positive_int(n_trials, "n_trials")
+    n_steps = positive_int(n_steps, "n_steps")
     if not (isinstance(p_pulse, (int, float)) and 0.0 < p_pulse <= 1.0):
         raise ValueError(f"p_pulse must lie in (0, 1], got {p_pulse!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = non_negative_int(seed, "seed")
     rng = np.random.default_rng(seed)
     shape = (n_trials, n_steps, n_bits)
     pulses = rng.random(shape) < p_pulse
@@ -180,7 +166,7 @@ def flip_flop(
         times=np.arange(n_steps, dtype=np.float64),
         n_bits=n_bits,
         p_pulse=float(p_pulse),
-        seed=int(seed),
+        seed=seed,
     )
 
 
@@ -214,14 +200,14 @@ def sine_wave(
     SineWaveTask
         ``inputs`` and ``targets`` of shape (B, T, 1), ``omegas`` and ``levels`` of shape (B,).
     """
-    n_conditions = _positive_int(n_conditions, "n_conditions")
-    dt = _positive_float(dt, "dt")
+    n_conditions = positive_int(n_conditions, "n_conditions")
+    dt = finite_positive(dt, "dt")
     low, high = _interval(omega_range, "omega_range")
     if low <= 0:
         raise ValueError(f"omega_range must be positive, got {omega_range!r}")
     if n_steps is None:
         n_steps = math.ceil(2 * (2 * math.pi / low) / dt) + 1
-    n_steps = _positive_int(n_steps, "n_steps")
+    n_steps = positive_int(n_steps, "n_steps")
     omegas = np.linspace(low, high, n_conditions)
     levels = np.arange(n_conditions) / n_conditions + 0.25
     times = dt * np.arange(n_steps)
@@ -278,7 +264,7 @@ def fhn_voltage(
         raise ValueError(
             f"I_values must be a non-empty 1-D array of finite currents, got shape {currents.shape}"
         )
-    scale = _positive_float(scale, "scale")
+    scale = finite_positive(scale, "scale")
     fhn = FHN() if model is None else model
     if not isinstance(fhn, FHN):
         raise ValueError(f"model must be an fhnrnn.fhn.FHN, got {type(model).__name__}")
@@ -313,7 +299,7 @@ def fhn_grid(
     held_out : numpy.ndarray, shape (n - 1,)
         Midpoints of consecutive training currents.
     """
-    if _positive_int(n, "n") < 2:
+    if positive_int(n, "n") < 2:
         raise ValueError(f"n must be >= 2, got {n}")
     low, high = _interval(I_range, "I_range")
     train = np.linspace(low, high, n)
@@ -420,23 +406,21 @@ def fhn_flow(
         raise ValueError(
             f"I_values must be a non-empty 1-D array of finite currents, got {I_values!r}"
         )
-    for value, name in ((n_random, "n_random"), (n_near, "n_near")):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    n_random = non_negative_int(n_random, "n_random")
+    n_near = non_negative_int(n_near, "n_near")
+    seed = non_negative_int(seed, "seed")
     box = (_interval(box[0], "box[0] (v range)"), _interval(box[1], "box[1] (w range)"))
     low, high = _interval(near_radius, "near_radius")
     if low <= 0:
         raise ValueError(f"near_radius must satisfy 0 < low < high, got {near_radius!r}")
-    t_max = _positive_float(t_max, "t_max")
-    dt = _positive_float(dt, "dt")
+    t_max = finite_positive(t_max, "t_max")
+    dt = finite_positive(dt, "dt")
     model = FHN()
     rng = np.random.default_rng(seed)
     starts, trajectories = [], []
     for current in currents:
         center = model.fixed_point(current)
-        group = _flow_starts(center, int(n_random), int(n_near), box, (low, high), rng)
+        group = _flow_starts(center, n_random, n_near, box, (low, high), rng)
         times, states = model.simulate(
             np.full(len(group), current),
             group,
@@ -448,12 +432,12 @@ def fhn_flow(
         )
         starts.append(group)
         trajectories.append(states)
-    n_per = 1 + int(n_random) + int(n_near)
+    n_per = 1 + n_random + n_near
     return FHNFlowTask(
         trajectories=np.concatenate(trajectories),
         currents=np.repeat(currents, n_per),
         starts=np.concatenate(starts),
         times=times,
         dt=float(dt),
-        seed=int(seed),
+        seed=seed,
     )

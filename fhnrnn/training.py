@@ -20,6 +20,7 @@ unreadable, corrupt or mismatched cache entry is reported with a warning and ret
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import hashlib
@@ -28,7 +29,7 @@ import json
 import math
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from torch import Tensor
 
 from fhnrnn._paths import atomic_write_bytes, atomic_write_text, cache_dir
 from fhnrnn._progress import progress_bar
+from fhnrnn._validation import finite_positive, non_negative_int, positive_int
 from fhnrnn.models import RNNCell
 
 __all__ = ["FitResult", "evaluate", "fit", "fit_windows", "state_spread"]
@@ -89,21 +91,6 @@ class _Data:
     targets: Tensor
     x0: Tensor
     weights: Tensor | None
-
-
-def _positive_int(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def _positive_float(value: float, name: str, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
-    return float(value)
 
 
 def _as_tensor(value: Any, name: str, reference: Tensor) -> Tensor:
@@ -179,19 +166,24 @@ def _check_mask(
     return mask.expand(batch, steps, outputs).contiguous()
 
 
+def _unpack_pair(value: Any, name: str, parts: str) -> tuple[Any, Any]:
+    """The two items of ``value``; ``parts`` names them in the error message."""
+    try:
+        first, second = value
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be a pair {parts}, got {value!r}") from error
+    return first, second
+
+
 def _check_curriculum(curriculum: Sequence[tuple[int, int]] | None, steps: int) -> list[list[int]]:
     if curriculum is None:
         return []
     stages = []
     for index, stage in enumerate(curriculum):
-        try:
-            n_steps, n_epochs = stage
-        except (TypeError, ValueError) as error:
-            raise ValueError(
-                f"curriculum[{index}] must be a pair (n_steps, n_epochs), got {stage!r}"
-            ) from error
-        _positive_int(n_epochs, f"curriculum[{index}] epochs")
-        if _positive_int(n_steps, f"curriculum[{index}] n_steps") > steps:
+        n_steps, n_epochs = _unpack_pair(stage, f"curriculum[{index}]", "(n_steps, n_epochs)")
+        n_epochs = positive_int(n_epochs, f"curriculum[{index}] epochs")
+        n_steps = positive_int(n_steps, f"curriculum[{index}] n_steps")
+        if n_steps > steps:
             raise ValueError(f"curriculum[{index}] n_steps must be <= T = {steps}, got {n_steps}")
         stages.append([n_steps, n_epochs])
     return stages
@@ -330,6 +322,41 @@ def _store(
     atomic_write_bytes(weights_path, blob)
     meta["weights_sha256"] = hashlib.sha256(blob).hexdigest()
     atomic_write_text(meta_path, json.dumps(meta, indent=1, sort_keys=True))
+
+
+def _cached_fit(
+    model: RNNCell,
+    key: str,
+    settings: dict[str, Any],
+    train: Callable[[], list[float]],
+    *,
+    cache: bool,
+    target_loss: float | None,
+) -> FitResult:
+    """Load the weights cached under ``key`` into ``model``, or ``train()`` and cache them.
+
+    ``train`` trains ``model`` in place and returns the loss history. The run converged when
+    its last loss is at most ``target_loss`` (always, when ``target_loss`` is None).
+    """
+    meta = _load_cached(model, key) if cache else None
+    if meta is not None:
+        history, seconds = meta["history"], meta["seconds"]
+    else:
+        start = time.perf_counter()
+        history = train()
+        seconds = time.perf_counter() - start
+        if cache:
+            _store(model, key, settings, history, seconds)
+    model.eval()
+    return FitResult(
+        model=model,
+        history=list(history),
+        seconds=float(seconds),
+        epochs=len(history),
+        from_cache=meta is not None,
+        converged=target_loss is None or history[-1] <= target_loss,
+        key=key,
+    )
 
 
 def _learning_rate(settings: dict[str, Any], epoch: int, total: int) -> float:
@@ -561,6 +588,15 @@ def _train(
     return history
 
 
+@contextlib.contextmanager
+def _seeded_global_rng(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch's global RNG (and, on CUDA, the GPUs'); restore the previous state after."""
+    devices = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
 def _check_options(
     sampling: str,
     batch_size: int | None,
@@ -585,21 +621,17 @@ def _check_options(
     if lr_end is not None:
         if lr_schedule != "cosine":
             raise ValueError("lr_end needs lr_schedule='cosine'")
-        options["lr_end"] = _positive_float(lr_end, "lr_end")
+        options["lr_end"] = finite_positive(lr_end, "lr_end")
     if length_ramp is not None:
-        try:
-            start, fraction = length_ramp
-        except (TypeError, ValueError) as error:
-            raise ValueError(
-                f"length_ramp must be a pair (start_steps, ramp_fraction), got {length_ramp!r}"
-            ) from error
-        if _positive_int(start, "length_ramp start_steps") > steps:
+        start, fraction = _unpack_pair(length_ramp, "length_ramp", "(start_steps, ramp_fraction)")
+        start = positive_int(start, "length_ramp start_steps")
+        if start > steps:
             raise ValueError(f"length_ramp start_steps must be <= T = {steps}, got {start}")
-        if not 0.0 < _positive_float(fraction, "length_ramp ramp_fraction") <= 1.0:
+        if not 0.0 < finite_positive(fraction, "length_ramp ramp_fraction") <= 1.0:
             raise ValueError(f"length_ramp ramp_fraction must lie in (0, 1], got {fraction}")
         options["length_ramp"] = [start, float(fraction)]
     if guard is not None:
-        if not _positive_float(guard, "guard") > 1.0:
+        if not finite_positive(guard, "guard") > 1.0:
             raise ValueError(f"guard must be > 1, got {guard!r}")
         options["guard"] = float(guard)
     return options
@@ -625,7 +657,7 @@ def _check_optimizer(
         options.update(
             optimizer="LBFGS", lbfgs_iterations=LBFGS_ITERATIONS, lbfgs_history=LBFGS_HISTORY
         )
-    penalty = _positive_float(variance_penalty, "variance_penalty", allow_zero=True)
+    penalty = finite_positive(variance_penalty, "variance_penalty", allow_zero=True)
     if penalty > 0.0:
         options["variance_penalty"] = penalty
     return options
@@ -759,14 +791,12 @@ def fit(
     """
     data = _check_data(model, inputs, targets, x0, mask)
     steps = data.inputs.shape[1]
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = non_negative_int(seed, "seed")
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
-    stages = [
-        *_check_curriculum(curriculum, steps),
-        [steps, _positive_int(max_epochs, "max_epochs")],
-    ]
+    stages = _check_curriculum(curriculum, steps)
+    max_epochs = positive_int(max_epochs, "max_epochs")
+    stages.append([steps, max_epochs])
     options = _check_options(sampling, batch_size, lr_schedule, lr_end, length_ramp, guard, steps)
     conflicts = {
         "clip (pass clip=None)": clip is not None,
@@ -785,38 +815,26 @@ def fit(
         "loss": "mse",
         "seed": seed,
         "max_epochs": max_epochs,
-        "target_loss": _positive_float(target_loss, "target_loss", allow_zero=True),
-        "lr": _positive_float(lr, "lr"),
-        "clip": None if clip is None else _positive_float(clip, "clip"),
-        "batch_size": None if batch_size is None else _positive_int(batch_size, "batch_size"),
+        "target_loss": finite_positive(target_loss, "target_loss", allow_zero=True),
+        "lr": finite_positive(lr, "lr"),
+        "clip": None if clip is None else finite_positive(clip, "clip"),
+        "batch_size": None if batch_size is None else positive_int(batch_size, "batch_size"),
         "lr_schedule": lr_schedule,
         "curriculum": stages[:-1],
         **options,
     }
-    key = _configuration_key(model, data, settings)
 
-    meta = _load_cached(model, key) if cache else None
-    if meta is not None:
-        history, seconds = meta["history"], meta["seconds"]
-    else:
-        device = next(model.parameters()).device
-        start = time.perf_counter()
-        devices = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            history = _train(model, data, stages, settings, progress)
-        seconds = time.perf_counter() - start
-        if cache:
-            _store(model, key, settings, history, seconds)
-    model.eval()
-    return FitResult(
-        model=model,
-        history=list(history),
-        seconds=float(seconds),
-        epochs=len(history),
-        from_cache=meta is not None,
-        converged=history[-1] <= settings["target_loss"],
-        key=key,
+    def train() -> list[float]:
+        with _seeded_global_rng(seed, next(model.parameters()).device):
+            return _train(model, data, stages, settings, progress)
+
+    return _cached_fit(
+        model,
+        _configuration_key(model, data, settings),
+        settings,
+        train,
+        cache=cache,
+        target_loss=settings["target_loss"],
     )
 
 
@@ -900,7 +918,7 @@ def _check_window_task(
             f"input_size {model.input_size} and {inputs.shape[0]} currents for "
             f"{targets.shape[0]} trajectories"
         )
-    lengths = [_positive_int(length, "window_lengths entry") for length in window_lengths]
+    lengths = [positive_int(length, "window_lengths entry") for length in window_lengths]
     if not lengths or max(lengths) >= targets.shape[1]:
         raise ValueError(
             f"window_lengths must be non-empty and shorter than T = {targets.shape[1]}, "
@@ -982,42 +1000,29 @@ def fit_windows(
         When the loss becomes NaN or infinite.
     """
     data, lengths = _check_window_task(model, task, window_lengths)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if not 0.0 <= _positive_float(early_fraction, "early_fraction", allow_zero=True) <= 1.0:
+    seed = non_negative_int(seed, "seed")
+    if not 0.0 <= finite_positive(early_fraction, "early_fraction", allow_zero=True) <= 1.0:
         raise ValueError(f"early_fraction must lie in [0, 1], got {early_fraction!r}")
     settings = {
         "trainer": "fit_windows",
         "optimizer": "Adam",
         "loss": "mse",
         "seed": seed,
-        "n_iters": _positive_int(n_iters, "n_iters"),
+        "n_iters": positive_int(n_iters, "n_iters"),
         "window_lengths": lengths,
-        "batch_size": _positive_int(batch_size, "batch_size"),
-        "lr": _positive_float(lr, "lr"),
+        "batch_size": positive_int(batch_size, "batch_size"),
+        "lr": finite_positive(lr, "lr"),
         "lr_schedule": "cosine",
-        "lr_end": _positive_float(lr_end, "lr_end"),
-        "clip": _positive_float(clip, "clip"),
+        "lr_end": finite_positive(lr_end, "lr_end"),
+        "clip": finite_positive(clip, "clip"),
         "early_fraction": float(early_fraction),
-        "early_steps": _positive_int(early_steps, "early_steps"),
+        "early_steps": positive_int(early_steps, "early_steps"),
     }
-    key = _configuration_key(model, data, settings)
-    meta = _load_cached(model, key) if cache else None
-    if meta is not None:
-        history, seconds = meta["history"], meta["seconds"]
-    else:
-        start = time.perf_counter()
-        history = _train_windows(model, data, settings, progress)
-        seconds = time.perf_counter() - start
-        if cache:
-            _store(model, key, settings, history, seconds)
-    model.eval()
-    return FitResult(
-        model=model,
-        history=list(history),
-        seconds=float(seconds),
-        epochs=len(history),
-        from_cache=meta is not None,
-        converged=True,
-        key=key,
+    return _cached_fit(
+        model,
+        _configuration_key(model, data, settings),
+        settings,
+        lambda: _train_windows(model, data, settings, progress),
+        cache=cache,
+        target_loss=None,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -309,33 +310,15 @@ def test_bad_arguments_raise_value_errors(change: dict, message: str) -> None:
         train(cache=False, **change)
 
 
-@pytest.fixture
-def single_thread():
-    """Small matrices train fastest on one thread, above all on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.slow
 @pytest.mark.usefixtures("single_thread")
-def test_tanh_rnn_learns_the_three_bit_flip_flop() -> None:
+def test_tanh_rnn_learns_the_three_bit_flip_flop(
+    fit_to_target: Callable[..., FitResult],
+) -> None:
     task = flip_flop(3, n_trials=64, n_steps=50, p_pulse=0.05, seed=0)
     held_out = flip_flop(3, n_trials=128, n_steps=50, p_pulse=0.05, seed=1)
     net = TanhRNN(3, 3, 64, seed=0)
-    result = fit(
-        net,
-        task.inputs,
-        task.targets,
-        seed=0,
-        max_epochs=1500,
-        target_loss=1e-3,
-        lr=1e-2,
-        cache=False,
-        progress=False,
-    )
-    assert result.converged, f"final loss {result.history[-1]:.3g}"
+    fit_to_target(net, task, max_epochs=1500)
     baseline = held_out.targets.square().mean().item()
     assert evaluate(net, held_out.inputs, held_out.targets).mean() < 0.02 * baseline
 

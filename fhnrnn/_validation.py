@@ -1,0 +1,38 @@
+"""Checks of scalar arguments shared by the modules.
+
+Every check takes the value and the argument's name, and returns the value as a plain Python
+``int`` or ``float``, or raises a :class:`ValueError` whose message names the argument, what
+was expected and what was given. NumPy integers and floats are accepted; booleans are
+rejected, although Python counts them as integers.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+
+def _integer_at_least(value: int, name: str, minimum: int, expected: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return int(value)
+
+
+def positive_int(value: int, name: str) -> int:
+    """``value`` as an ``int`` >= 1 (a size or a count)."""
+    return _integer_at_least(value, name, 1, "a positive integer")
+
+
+def non_negative_int(value: int, name: str) -> int:
+    """``value`` as an ``int`` >= 0 (a seed, or a count that may be zero)."""
+    return _integer_at_least(value, name, 0, "a non-negative integer")
+
+
+def finite_positive(value: float, name: str, allow_zero: bool = False) -> float:
+    """``value`` as a finite ``float`` > 0, or >= 0 when ``allow_zero`` is true."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
+    return float(value)
