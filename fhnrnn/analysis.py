@@ -1,11 +1,8 @@
 """What the study does with fixed points: translation to output space, comparison, PCA.
 
 - :func:`fixed_points_by_input` searches the fixed points of a trained cell with the input held
-  at each of several values, starting from the cell's own trajectories at that input and from
-  the points found at the previous input (continuation), with a damped Newton iteration
-  (:func:`newton_solve`) that suits piecewise-linear (ReLU) maps; the converged points are
-  merged and linearised (exact Jacobians from :func:`fhnrnn.fixedpoints.jacobians`) into a
-  :class:`fhnrnn.fixedpoints.FixedPoints`.
+  at each value of a path, from the cell's own trajectories, and follows every point found
+  along the path (:func:`fhnrnn.fixedpoints.find_fixed_points_along`).
 - :func:`translate` maps fixed points (or any states) to the output space with the read-out.
 - :func:`departure_time` and :func:`predicted_departure_time` measure and predict how long a
   trajectory started near an unstable fixed point stays near it.
@@ -27,7 +24,7 @@ import torch
 from numpy.typing import ArrayLike
 from sklearn.decomposition import PCA
 
-from fhnrnn.fixedpoints import FixedPoints, find_fixed_points, jacobians
+from fhnrnn.fixedpoints import FixedPoints, find_fixed_points, find_fixed_points_along
 from fhnrnn.models import RNNCell
 
 __all__ = [
@@ -37,7 +34,6 @@ __all__ = [
     "fixed_point_branch",
     "fixed_point_labels",
     "fixed_points_by_input",
-    "newton_solve",
     "oscillation_period",
     "pca_projection",
     "predicted_departure_time",
@@ -107,192 +103,59 @@ def rollout_float64(
     return states.numpy(), outputs.numpy()
 
 
-def newton_solve(
-    model: RNNCell, x0: ArrayLike, u: ArrayLike, *, max_iters: int = 50, tol: float = 1e-10
-) -> tuple[np.ndarray, np.ndarray]:
-    """Solve ``F(x, u) = x`` from many starts with a damped Newton iteration, in float64.
-
-    Each iteration solves ``(J - 1) dx = -(F(x, u) - x)`` with the exact Jacobian ``J`` and
-    halves the step (up to 10 times) until the residual norm decreases. For a piecewise-linear
-    map (a ReLU network) the full step lands on the fixed point of the current linear piece,
-    so a start inside the right piece converges in one step.
-
-    Parameters
-    ----------
-    model : RNNCell
-        The map (not modified; a float64 copy is used).
-    x0 : array_like, shape (N, d)
-        Starts.
-    u : array_like, shape (N, m)
-        Input held at each start.
-    max_iters : int
-        Newton iterations.
-    tol : float
-        Residual norm ``||F(x, u) - x||`` below which a start has converged.
-
-    Returns
-    -------
-    x : ndarray, shape (N, d)
-        Final iterates.
-    residual : ndarray, shape (N,)
-        ``||F(x, u) - x||`` at the final iterates.
-    """
-    cell = _float64_copy(model)
-    x = torch.as_tensor(np.asarray(x0, dtype=np.float64)).clone()
-    inputs = torch.as_tensor(np.asarray(u, dtype=np.float64))
-    if x.ndim != 2 or x.shape[1] != cell.state_size or inputs.shape != (len(x), cell.input_size):
-        raise ValueError(
-            f"x0 must have shape (N, {cell.state_size}) and u shape (N, {cell.input_size}), "
-            f"got {tuple(x.shape)} and {tuple(inputs.shape)}"
-        )
-
-    def residual(states: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
-        return cell.step(states, inputs[where]) - states
-
-    def single(state: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-        return cell.step(state[None], value[None])[0]
-
-    jacobian = torch.func.vmap(torch.func.jacrev(single))
-    identity = torch.eye(cell.state_size, dtype=torch.float64)
-    everyone = torch.arange(len(x))
-    with torch.no_grad():
-        g = residual(x, everyone)
-    norm = g.norm(dim=1)
-    for _ in range(max_iters):
-        live = torch.nonzero(norm >= tol).flatten()
-        if len(live) == 0:
-            break
-        with torch.no_grad():
-            matrix = jacobian(x[live], inputs[live]) - identity
-            step = torch.linalg.lstsq(matrix, -g[live, :, None]).solution[..., 0]
-            scale = torch.ones(len(live), dtype=torch.float64)
-            for _ in range(10):
-                trial = x[live] + scale[:, None] * step
-                trial_g = residual(trial, live)
-                better = trial_g.norm(dim=1) < norm[live]
-                if bool(better.all()):
-                    break
-                scale = torch.where(better, scale, scale / 2)
-            accept = trial_g.norm(dim=1) < norm[live]
-            rows = live[accept]
-            x[rows], g[rows] = trial[accept], trial_g[accept]
-            norm[rows] = trial_g[accept].norm(dim=1)
-    return x.numpy(), norm.numpy()
-
-
 def fixed_points_by_input(
     model: RNNCell,
     inputs: ArrayLike,
     *,
     n_steps: int = 334,
     n_per_input: int = 4,
-    max_iters: int = 8,
-    tol: float = 1e-10,
-    tol_unique: float = 1e-3,
+    **options: Any,
 ) -> FixedPoints:
-    """Fixed points of a cell with the input held at each value, found with continuation.
+    """Fixed points of a cell with the input held at each value of a path, by continuation.
 
-    The inputs are taken in the given order. At each input, ``n_per_input`` states evenly
-    spaced along the cell's trajectory from zero (``n_steps`` steps at that input) and the
-    points converged at the previous input start :func:`newton_solve`. Converged points at the
-    same input closer than ``tol_unique`` are merged (the one with the smaller residual is
-    kept); each point is then linearised with exact Jacobians.
+    At each input, ``n_per_input`` states evenly spaced along the cell's trajectory from zero
+    (``n_steps`` steps at that input) are searched; then every point found is followed along
+    the path in both directions (:func:`fhnrnn.fixedpoints.find_fixed_points_along`), so a
+    branch found at one input is found at every input it reaches.
 
     Parameters
     ----------
     model : RNNCell
-        The trained cell (not modified; the search runs on a float64 copy).
+        The trained cell (not modified; the engine searches a float64 copy).
     inputs : array_like, shape (K, m), or (K,) for scalar input
         Input values, ordered along the continuation path (e.g. increasing current).
     n_steps : int
         Length of the trajectory that starts are taken from.
     n_per_input : int
         Trajectory starts per input.
-    max_iters : int
-        Newton iterations per input.
-    tol : float
-        Residual norm ``||F(x*, u) - x*||`` below which a start has converged
-        (``tol_q = tol**2 / 2`` in the result).
-    tol_unique : float
-        Merging distance.
+    **options
+        Passed to :func:`fhnrnn.fixedpoints.find_fixed_points_along` (``max_halvings``,
+        ``tol_q``, ``tol_unique``, ``max_iters``, ``progress`` ...).
 
     Returns
     -------
     FixedPoints
-        The unique fixed points, ``u`` telling at which input each was found, with their
-        Jacobians and eigenvalues (sorted by modulus, largest first); the starts that did not
-        converge are kept in the ``failed_*`` fields.
+        The unique fixed points at each input, ``u`` telling which, with their Jacobians and
+        eigenvalues (sorted by modulus, largest first).
     """
     values = _inputs_2d(inputs, _check_model(model))
+    starts, index = _trajectory_starts(model, values, n_steps, n_per_input)
+    return find_fixed_points_along(model, values, starts, index, **options)
+
+
+def _trajectory_starts(
+    model: RNNCell, values: np.ndarray, n_steps: int, n_per_input: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n_per_input`` states evenly spaced along the trajectory at each input (K, m).
+
+    Returns the starts (K * n_per_input, d) and the input index of each (K * n_per_input,).
+    """
     if isinstance(n_per_input, bool) or not isinstance(n_per_input, int) or n_per_input < 1:
         raise ValueError(f"n_per_input must be a positive integer, got {n_per_input!r}")
     states, _ = rollout_float64(model, values, n_steps)
     picks = np.linspace(0, n_steps - 1, n_per_input).round().astype(int)
-    finals, norms, start_inputs = [], [], []
-    previous = np.empty((0, states.shape[-1]))
-    for value, trajectory in zip(values, states, strict=True):
-        starts = np.concatenate([trajectory[picks], previous])
-        here = np.repeat(value[None], len(starts), axis=0)
-        x, norm = newton_solve(model, starts, here, max_iters=max_iters, tol=tol)
-        previous = x[norm < tol]
-        finals.append(x)
-        norms.append(norm)
-        start_inputs.append(here)
-    x_all, norm_all, u_all = map(np.concatenate, (finals, norms, start_inputs))
-    return _characterise(model, x_all, u_all, norm_all, tol, tol_unique, max_iters)
-
-
-def _characterise(
-    model: RNNCell,
-    x: np.ndarray,
-    u: np.ndarray,
-    norm: np.ndarray,
-    tol: float,
-    tol_unique: float,
-    iterations: int,
-) -> FixedPoints:
-    """Merge the converged rows, linearise them and pack everything into FixedPoints."""
-    converged = np.flatnonzero(norm < tol)
-    kept: list[int] = []
-    for index in converged[np.argsort(norm[converged], kind="stable")]:
-        duplicate = any(
-            np.array_equal(u[index], u[other])
-            and np.linalg.norm(x[index] - x[other]) < tol_unique
-            for other in kept
-        )
-        if not duplicate:
-            kept.append(int(index))
-    kept_rows = np.array(sorted(kept, key=lambda row: (tuple(u[row]), row)), dtype=int)
-    d, m = x.shape[1], u.shape[1]
-    if len(kept_rows):
-        jacobian, jacobian_input = jacobians(model, x[kept_rows], u[kept_rows])
-        eigenvalues, eigenvectors = np.linalg.eig(jacobian)
-    else:
-        jacobian, jacobian_input = np.empty((0, d, d)), np.empty((0, d, m))
-        eigenvalues, eigenvectors = np.empty((0, d)), np.empty((0, d, d))
-    order = np.argsort(-np.abs(eigenvalues), axis=1, kind="stable")
-    failed = np.flatnonzero(norm >= tol)
-    return FixedPoints(
-        xstar=x[kept_rows],
-        u=u[kept_rows],
-        q=norm[kept_rows] ** 2 / 2,
-        jacobian=jacobian,
-        jacobian_input=jacobian_input,
-        eigenvalues=np.take_along_axis(eigenvalues, order, axis=1),
-        eigenvectors=np.take_along_axis(eigenvectors, order[:, None, :], axis=2),
-        n_started=len(x),
-        n_converged=len(converged),
-        failed_x=x[failed],
-        failed_u=u[failed],
-        failed_q=norm[failed] ** 2 / 2,
-        failed_index=failed,
-        method="newton",
-        linear_solver="dense",
-        tol_q=tol**2 / 2,
-        tol_unique=tol_unique,
-        adam_iterations=0,
-        newton_iterations=iterations,
-    )
+    starts = states[:, picks].reshape(-1, states.shape[-1])
+    return starts, np.repeat(np.arange(len(values)), n_per_input)
 
 
 def translate(model: RNNCell, states: ArrayLike) -> np.ndarray:

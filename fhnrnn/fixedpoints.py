@@ -49,6 +49,7 @@ __all__ = [
     "FixedPoints",
     "find_cycles",
     "find_fixed_points",
+    "find_fixed_points_along",
     "find_fixed_points_at_inputs",
     "jacobians",
     "sample_states",
@@ -1231,13 +1232,17 @@ def _levenberg_marquardt(
     """Up to ``_LM_TRIES`` damped steps per point: ``(N + mu s I) y = g``, ``dx = B^T y``.
 
     ``N`` (c, p, p) and ``g`` (c, p) are the normal equations of the linear model in the
-    coordinates of ``B`` (c, p, d) (the identity when None); ``s`` is the mean diagonal of N,
-    so the damping is relative to the model's scale. mu grows tenfold after each rejected try
-    and shrinks tenfold after an accepted one.
+    coordinates of ``B`` (c, p, d) (the identity when None); ``s`` is the mean of the nonzero
+    diagonal entries of N (a Krylov basis pads unused directions with zeros, as many as the
+    batch's largest Krylov space needs), so the damping is relative to the model's scale
+    and a point's steps do not depend on the other points of its batch. mu grows tenfold
+    after each rejected try and shrinks tenfold after an accepted one.
     Returns the new states (c, d), F at them (c, d), q (c,), mu (c,) and which points moved.
     """
     normal, rhs, basis = normal_equations
-    scale = normal.diagonal(dim1=1, dim2=2).mean(dim=1).clamp(min=torch.finfo(x.dtype).tiny)
+    diagonal = normal.diagonal(dim1=1, dim2=2)
+    used = (diagonal > 0).sum(dim=1).clamp(min=1)
+    scale = (diagonal.sum(dim=1) / used).clamp(min=torch.finfo(x.dtype).tiny)
     eye = torch.eye(normal.shape[-1], dtype=x.dtype, device=x.device)
     new_x, new_fx, new_q = x.clone(), fx.clone(), q.clone()
     pending = torch.ones_like(q, dtype=torch.bool)
@@ -1684,6 +1689,210 @@ def find_fixed_points_at_inputs(
     x0 = np.tile(starts, (values.shape[0], 1))
     u = np.repeat(values, n_per_input, axis=0)
     return find_fixed_points(step, x0, u, **options)
+
+
+def find_fixed_points_along(
+    step: Any,
+    inputs: Any,
+    x0: Any,
+    start_index: Any,
+    *,
+    max_halvings: int = 4,
+    tol_q: float = 1e-12,
+    tol_unique: float = 1e-3,
+    max_iters: int | None = None,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype = torch.float64,
+    linear_solver: LinearSolver = "auto",
+    progress: bool = True,
+) -> FixedPoints:
+    """Fixed points at every input of a path, each branch followed from input to input.
+
+    First every start ``x0[i]`` is searched (damped Newton, no Adam warm-up) with the input
+    held at ``inputs[start_index[i]]``. Then the points are continued along the path, once
+    forwards and once backwards: the points known at one input start the search at the next.
+    A point that does not converge there is retried through the midpoint input, halving the
+    step up to ``max_halvings`` times, so a branch is lost only where it really ends (a fold)
+    or turns too sharply. This finds fixed points that no start lies near: on a deep ReLU
+    network, Newton from trajectory states converges only from inside the right activation
+    region, while the point at a neighbouring input usually is inside it.
+
+    Parameters
+    ----------
+    step : callable or object with a ``.step`` method
+        As in :func:`find_fixed_points`.
+    inputs : array or Tensor, shape (K, m), or (K,) for scalar inputs
+        The path of inputs, in order (e.g. increasing current). Consecutive inputs should be
+        close enough for the points to move little between them.
+    x0 : array or Tensor, shape (N, d)
+        Starts, e.g. states along the network's trajectories.
+    start_index : array of int, shape (N,)
+        Position on the path of the input at which each start is searched.
+    max_halvings : int
+        Largest number of times a failed continuation step is halved.
+    tol_q, tol_unique, max_iters, device, dtype, linear_solver
+        As in :func:`find_fixed_points` (Newton method).
+    progress : bool
+        Show a tqdm progress bar over the two sweeps.
+
+    Returns
+    -------
+    FixedPoints
+        The unique fixed points at each input of the path (``u`` equals a row of
+        ``inputs``), characterised as by :func:`find_fixed_points`; ``n_started``,
+        ``n_converged`` and the ``failed_*`` fields describe the starts ``x0``.
+    """
+    if isinstance(max_halvings, bool) or not isinstance(max_halvings, (int, np.integer)):
+        raise ValueError(f"max_halvings must be an integer >= 0, got {max_halvings!r}")
+    if max_halvings < 0:
+        raise ValueError(f"max_halvings must be an integer >= 0, got {max_halvings!r}")
+    settings = _settings("newton", tol_q, tol_unique, max_iters, 0, 0.01, 1.0, linear_solver)
+    path = _path(inputs)
+    index = _path_positions(start_index, path.shape[0])
+    n_starts = x0.shape[0] if hasattr(x0, "shape") else len(x0)
+    if index.shape[0] != n_starts:
+        raise ValueError(
+            f"start_index must have one entry per start (N = {n_starts}), got {index.shape[0]}"
+        )
+    fn, x, start_inputs, work_device = _prepare(
+        step, x0, path[index], device=device, dtype=dtype, noise_scale=0.0, seed=0
+    )
+    problem = _Map(fn, dtype, work_device, x.shape[1], settings.solver_for(x.shape[1]))
+    problem.check(x, start_inputs)
+    seeds = _search(problem, x, start_inputs, settings, progress=False)
+    tally = _Tally()
+    tally.add(seeds, start_inputs)
+    on_path = torch.as_tensor(path, dtype=dtype, device=work_device)
+    found = [seeds.x[seeds.converged & torch.as_tensor(index == k, device=work_device)]
+             for k in range(path.shape[0])]
+    with progress_bar(
+        total=2 * path.shape[0], disable=not progress, desc="continuation", leave=False
+    ) as bar:
+        for order in (range(path.shape[0]), range(path.shape[0] - 1, -1, -1)):
+            found = _sweep(problem, on_path, found, list(order), settings, max_halvings, tally, bar)
+    x_all = torch.cat(found)
+    u_all = torch.cat([on_path[k].expand(len(points), -1) for k, points in enumerate(found)])
+    q_all = problem.q(x_all, u_all) if x_all.shape[0] else x_all.new_zeros(0)
+    return FixedPoints(
+        xstar=_numpy(x_all),
+        u=_numpy(u_all),
+        q=_numpy(q_all),
+        **_characterise(problem, x_all, u_all),
+        **{**_search_fields(seeds, start_inputs, settings, problem), **tally.fields()},
+    )
+
+
+class _Tally:
+    """Every search of a continuation (starts and continuation steps) and the failed ones."""
+
+    def __init__(self) -> None:
+        self.started = 0
+        self.converged = 0
+        self.failed: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []
+
+    def add(self, outcome: _Outcome, inputs: Tensor) -> None:
+        """Count the searches of one batch and keep its failures (state, input, q, index)."""
+        lost = ~outcome.converged
+        rows = lost.nonzero().squeeze(1)
+        self.failed.append((outcome.x[lost], inputs[lost], outcome.q[lost], rows + self.started))
+        self.started += outcome.x.shape[0]
+        self.converged += int(outcome.converged.sum())
+
+    def fields(self) -> dict[str, Any]:
+        """The counts and ``failed_*`` fields of :class:`FixedPoints`."""
+        x, u, q, index = (torch.cat(parts) for parts in zip(*self.failed, strict=True))
+        return {
+            "n_started": self.started,
+            "n_converged": self.converged,
+            "failed_x": _numpy(x),
+            "failed_u": _numpy(u),
+            "failed_q": _numpy(q),
+            "failed_index": index.cpu().numpy(),
+        }
+
+
+def _path(inputs: Any) -> np.ndarray:
+    """The inputs of a path as a float64 array of shape (K, m)."""
+    values = _numpy(_to_tensor(inputs, "inputs", torch.float64, torch.device("cpu")))
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2 or values.shape[0] < 1:
+        raise ValueError(
+            f"inputs must have shape (K, m), or (K,) for scalar inputs, got {values.shape}"
+        )
+    if not np.isfinite(values).all():
+        raise ValueError("inputs holds non-finite values (NaN or inf)")
+    return values
+
+
+def _path_positions(start_index: Any, n_inputs: int) -> np.ndarray:
+    """``start_index`` checked as a 1-D integer array of positions in ``range(n_inputs)``."""
+    index = np.asarray(start_index)
+    if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer):
+        raise ValueError(f"start_index must be a 1-D integer array, got {index!r}")
+    if index.size and (index.min() < 0 or index.max() >= n_inputs):
+        raise ValueError(
+            f"start_index entries must lie in [0, {n_inputs - 1}], "
+            f"got {index.min()} to {index.max()}"
+        )
+    return index
+
+
+def _sweep(
+    problem: _Map,
+    path: Tensor,
+    found: list[Tensor],
+    order: list[int],
+    settings: _Settings,
+    max_halvings: int,
+    tally: _Tally,
+    bar: tqdm,
+) -> list[Tensor]:
+    """One pass along ``order``: carry the points of each input over to the next."""
+    found = list(found)
+    carried = path.new_zeros(0, problem.d)
+    for previous, k in zip([None, *order[:-1]], order, strict=True):
+        if previous is not None:
+            carried = _advance(
+                problem, carried, path[previous], path[k], settings, max_halvings, tally
+            )
+        found[k] = _merged(problem, torch.cat([found[k], carried]), path[k], settings.tol_unique)
+        carried = found[k]
+        bar.update(1)
+    return found
+
+
+def _advance(
+    problem: _Map,
+    x: Tensor,
+    u_from: Tensor,
+    u_to: Tensor,
+    settings: _Settings,
+    halvings: int,
+    tally: _Tally,
+) -> Tensor:
+    """Converged points at ``u_to`` continued from the points ``x`` at ``u_from``."""
+    if x.shape[0] == 0:
+        return x
+    targets = u_to.expand(x.shape[0], -1)
+    outcome = _search(problem, x, targets, settings, progress=False)
+    tally.add(outcome, targets)
+    reached = [outcome.x[outcome.converged]]
+    lost = x[~outcome.converged]
+    if halvings > 0 and lost.shape[0]:
+        middle = (u_from + u_to) / 2
+        halfway = _advance(problem, lost, u_from, middle, settings, halvings - 1, tally)
+        reached.append(_advance(problem, halfway, middle, u_to, settings, halvings - 1, tally))
+    return torch.cat(reached)
+
+
+def _merged(problem: _Map, x: Tensor, u: Tensor, tol_unique: float) -> Tensor:
+    """The points x (n, d) at input u (m,), near-duplicates merged (lowest q kept)."""
+    if x.shape[0] < 2:
+        return x
+    q = problem.q(x, u.expand(x.shape[0], -1))
+    groups = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
+    return x[_unique(x[:, None, :], groups, q, tol_unique)]
 
 
 def sample_states(

@@ -19,8 +19,11 @@ from fhnrnn.fixedpoints import (
     Cycles,
     FixedPoints,
     _gmres,  # the batched solver behind linear_solver="krylov"
+    _levenberg_marquardt,  # the damped step, checked for independence from batch padding
+    _Map,
     find_cycles,
     find_fixed_points,
+    find_fixed_points_along,
     find_fixed_points_at_inputs,
     jacobians,
     sample_states,
@@ -766,3 +769,104 @@ def test_warnings_do_not_leak_from_a_clean_run():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         find_fixed_points(tanh_1d, [[0.5]], None, **quiet())
+
+
+# --------------------------------------------------------------------------------------
+# Continuation along a path of inputs
+# --------------------------------------------------------------------------------------
+
+FOLD = 2 / (3 * np.sqrt(3))  # u = x^3 - x has its local extrema +-FOLD at x = -+1/sqrt(3)
+
+
+def cubic_flow(x, u):
+    """Euler step of x' = u + x - x^3: three fixed points for |u| < FOLD, one outside."""
+    return x + 0.1 * (u + x - x**3)
+
+
+def real_roots(u):
+    """Real solutions of x^3 - x - u = 0, increasing."""
+    roots = np.roots([1.0, 0.0, -1.0, -u])
+    return np.sort(roots[np.abs(roots.imag) < 1e-9].real)
+
+
+def test_continuation_follows_a_branch_up_to_its_fold_and_no_further():
+    path = np.linspace(-0.8, 0.8, 33)
+    fps = find_fixed_points_along(cubic_flow, path, [[-1.2]], [0], **quiet())
+    lower = [real_roots(u)[0] for u in path if u < FOLD]
+    assert fps.u[:, 0].tolist() == [u for u in path if u < FOLD]
+    np.testing.assert_allclose(fps.xstar[:, 0], lower, atol=1e-12)
+    assert fps.n_unique == len(lower) and fps.n_converged >= fps.n_unique
+    assert fps.n_failed == fps.n_started - fps.n_converged == len(fps.failed_index)
+
+
+def test_continuation_runs_both_ways_from_every_start():
+    path = np.linspace(-0.8, 0.8, 33)
+    fps = find_fixed_points_along(cubic_flow, path, [[-1.2], [1.2]], [0, 32], **quiet())
+    for u in path:
+        found = np.sort(fps.xstar[fps.u[:, 0] == u, 0])
+        roots = real_roots(u)
+        expected = [roots[0]] * int(u < FOLD) + [roots[-1]] * int(u > -FOLD)
+        np.testing.assert_allclose(found, expected, atol=1e-12)
+    stable = np.abs(fps.eigenvalues[:, 0]) < 1
+    assert stable.all()  # outer branches of x' = u + x - x^3 are attracting
+
+
+def test_continuation_halves_steps_that_jump_too_far():
+    # r(x) = F(x, u) - x = -s ((s + 1)^2 + 0.01) with s = x - u: the only fixed point is x = u,
+    # but |r| has a local minimum 0.00998 near s = -1 (a slow point) and a local maximum at
+    # s = -0.34. Continuing from x = 0 at u = 0 straight to u = 3 starts at s = -3, left of the
+    # slow point, which traps the search; steps of 3/16 start at s = -0.19, inside the basin.
+    def step(x, u):
+        s = x - u
+        return x - s * ((s + 1) ** 2 + 0.01)
+
+    path = np.array([0.0, 3.0])
+    direct = find_fixed_points_along(step, path, [[0.0]], [0], max_halvings=0, **quiet())
+    halving = find_fixed_points_along(step, path, [[0.0]], [0], max_halvings=4, **quiet())
+    assert direct.u[:, 0].tolist() == [0.0]
+    assert halving.u[:, 0].tolist() == [0.0, 3.0]
+    np.testing.assert_allclose(halving.xstar[:, 0], path, atol=1e-12)
+
+
+def test_continuation_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="max_halvings"):
+        find_fixed_points_along(cubic_flow, [0.0, 0.1], [[0.0]], [0], max_halvings=-1)
+    with pytest.raises(ValueError, match="start_index"):
+        find_fixed_points_along(cubic_flow, [0.0, 0.1], [[0.0]], [2])
+    with pytest.raises(ValueError, match="start_index"):
+        find_fixed_points_along(cubic_flow, [0.0, 0.1], [[0.0], [1.0]], [0])
+    with pytest.raises(ValueError, match="inputs"):
+        find_fixed_points_along(cubic_flow, [0.0, np.nan], [[0.0]], [0])
+
+
+def test_damped_step_ignores_the_zero_padding_of_a_batch():
+    rng = np.random.default_rng(4)
+    d, p = 5, 3
+    a = torch.as_tensor(rng.normal(size=(p, d)))
+    normal, rhs = a @ a.T, torch.as_tensor(rng.normal(size=p))
+    padded = torch.zeros(p + 2, p + 2, dtype=torch.float64)
+    padded[:p, :p] = normal
+    basis = torch.as_tensor(np.linalg.qr(rng.normal(size=(d, p)))[0].T)
+    padded_basis = torch.cat([basis, torch.zeros(2, d, dtype=torch.float64)])
+
+    def step(x, u):
+        return 0.5 * x
+
+    x, mu = torch.ones(1, d, dtype=torch.float64), torch.tensor([1e-2], dtype=torch.float64)
+    u = torch.zeros(1, 0, dtype=torch.float64)
+    problem = _Map(step, torch.float64, torch.device("cpu"), d)
+    fx = step(x, u)
+    q = 0.5 * ((fx - x) ** 2).sum(dim=1)
+    plain = _levenberg_marquardt(problem, x, u, fx, q, (normal[None], rhs[None], basis[None]), mu)
+    wider = _levenberg_marquardt(
+        problem,
+        x,
+        u,
+        fx,
+        q,
+        (padded[None], torch.cat([rhs, torch.zeros(2, dtype=torch.float64)])[None],
+         padded_basis[None]),
+        mu,
+    )
+    for first, second in zip(plain, wider, strict=True):
+        torch.testing.assert_close(first, second, rtol=1e-12, atol=1e-14)
