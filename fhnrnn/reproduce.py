@@ -84,7 +84,21 @@ def strip_papermill_metadata(notebook_json: dict) -> dict:
     return notebook_json
 
 
-def _execute(notebook: Path, output: Path, quick: bool) -> NotebookRun:
+def execute_notebook(notebook: Path, output: Path, quick: bool = False) -> NotebookRun:
+    """Execute ``notebook`` with papermill into ``output``, in the notebook's own folder.
+
+    Parameters
+    ----------
+    notebook, output : Path
+        The source notebook and where the executed copy goes.
+    quick : bool
+        Inject ``QUICK = True`` into the notebook's parameters cell.
+
+    Returns
+    -------
+    NotebookRun
+        The wall-clock time and, for a failed run, one line naming the error.
+    """
     import papermill
 
     start = time.perf_counter()
@@ -97,9 +111,20 @@ def _execute(notebook: Path, output: Path, quick: bool) -> NotebookRun:
             cwd=str(notebook.parent),
             progress_bar=False,
         )
-    except Exception as exc:
-        return NotebookRun(notebook, time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # a failed notebook is reported in the summary, not raised
+        return NotebookRun(notebook, time.perf_counter() - start, describe_error(exc))
     return NotebookRun(notebook, time.perf_counter() - start)
+
+
+def describe_error(exc: Exception) -> str:
+    """One line naming an error; for a failed notebook, the exception raised in its cell.
+
+    papermill's own message starts with a blank line, so its first line says nothing; the
+    name and value of the cell's exception (``ename``, ``evalue``) do.
+    """
+    name = getattr(exc, "ename", type(exc).__name__)
+    value = str(getattr(exc, "evalue", exc)).strip()
+    return f"{name}: {value}".splitlines()[0][:200]
 
 
 def _write_back(executed: Path, source: Path) -> None:
@@ -137,7 +162,7 @@ def run(
     with _output_root_redirected(build if quick else None):
         for notebook in (bar := tqdm(notebooks, desc="notebooks", unit="nb")):
             bar.set_postfix_str(notebook.name)
-            result = _execute(notebook, executed_dir / notebook.name, quick)
+            result = execute_notebook(notebook, executed_dir / notebook.name, quick)
             if result.ok and not quick:
                 _write_back(executed_dir / notebook.name, notebook)
             results.append(result)
