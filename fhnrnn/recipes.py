@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,11 +30,18 @@ import torch
 from fhnrnn._paths import cache_dir
 from fhnrnn.analysis import fixed_points_by_input
 from fhnrnn.fixedpoints import FixedPoints
-from fhnrnn.models import PaperRNN, fold_normalisation
+from fhnrnn.models import GRUAdapter, PaperRNN, RNNCell, fold_normalisation
 from fhnrnn.tasks import FHNVoltageTask, fhn_grid, fhn_voltage
 from fhnrnn.training import FitResult, evaluate, fit
 
-__all__ = ["FIXED_POINT_SEARCH", "RECIPE", "FHNRNNRun", "fhn_rnn_fixed_points", "train_fhn_rnn"]
+__all__ = [
+    "FIXED_POINT_SEARCH",
+    "GRU_RECIPE",
+    "RECIPE",
+    "FHNRNNRun",
+    "fhn_rnn_fixed_points",
+    "train_fhn_rnn",
+]
 
 RECIPE = {
     "n_currents": 41,
@@ -51,7 +59,11 @@ RECIPE = {
     "target_mse": 1e-3,
 }
 QUICK_CHANGES = {"n_currents": 11, "updates": 30, "hidden_size": 64}
-FIXED_POINT_SEARCH = {"n_per_input": 6, "n_steps": 334, "max_iters": 50, "tol_unique": 1e-3}
+# The comparison cell: a 64-unit GRU given the same data, schedule and about the same training
+# time on this 2-core CPU as the paper's cell (its updates are ~7x cheaper, so it gets more).
+GRU_RECIPE = {**RECIPE, "hidden_size": 64, "lr": 3e-3, "updates": 4000}
+GRU_QUICK_CHANGES = {"n_currents": 11, "updates": 30, "hidden_size": 16}
+FIXED_POINT_SEARCH = {"n_per_input": 24, "n_steps": 334, "max_halvings": 6, "tol_unique": 1e-3}
 
 
 @dataclass(frozen=True)
@@ -60,8 +72,9 @@ class FHNRNNRun:
 
     Attributes
     ----------
-    model : PaperRNN
-        The trained network with the normalisation folded in: raw current -> raw voltage.
+    model : RNNCell
+        The trained network with the normalisation folded in: raw current -> raw voltage
+        (a :class:`fhnrnn.models.PaperRNN`, or a :class:`fhnrnn.models.GRUAdapter`).
     fit : FitResult
         The training outcome (its model works on normalised data; history in normalised
         units).
@@ -75,7 +88,7 @@ class FHNRNNRun:
         Mean squared error of ``model`` in raw voltage units, over all conditions and steps.
     """
 
-    model: PaperRNN
+    model: RNNCell
     fit: FitResult
     train: FHNVoltageTask
     held_out: FHNVoltageTask
@@ -84,15 +97,21 @@ class FHNRNNRun:
     held_out_mse: float
 
 
-def train_fhn_rnn(quick: bool = False, seed: int = 0, *, progress: bool = True) -> FHNRNNRun:
+def train_fhn_rnn(
+    quick: bool = False, seed: int = 0, *, cell: str = "paper", progress: bool = True
+) -> FHNRNNRun:
     """Train (or load from the cache) the FHN network with the shared recipe.
 
     Parameters
     ----------
     quick : bool
-        Smoke-test settings: 11 currents, 64 units, 30 updates (a poor fit, in seconds).
+        Smoke-test settings: 11 currents, 30 updates and a small cell (a poor fit, in
+        seconds).
     seed : int
         Seed of the initial weights and of the minibatch draws.
+    cell : {"paper", "gru"}
+        ``"paper"``: the study's deep-ReLU cell with ``RECIPE``; ``"gru"``: the comparison
+        cell, a GRU with ``GRU_RECIPE``.
     progress : bool
         Show a progress bar while training.
 
@@ -101,20 +120,18 @@ def train_fhn_rnn(quick: bool = False, seed: int = 0, *, progress: bool = True) 
     FHNRNNRun
         The trained (folded) model, the fit result, the data and the errors.
     """
-    recipe = {**RECIPE, **(QUICK_CHANGES if quick else {})}
+    if cell not in ("paper", "gru"):
+        raise ValueError(f"cell must be 'paper' or 'gru', got {cell!r}")
+    if cell == "paper":
+        recipe = {**RECIPE, **(QUICK_CHANGES if quick else {})}
+    else:
+        recipe = {**GRU_RECIPE, **(GRU_QUICK_CHANGES if quick else {})}
     currents, midpoints = fhn_grid(recipe["n_currents"], recipe["I_range"])
     train, held_out = fhn_voltage(currents), fhn_voltage(midpoints)
     u_mean, u_std = float(currents.mean()), float(currents.std())
     voltages = train.targets.double()
     y_mean, y_std = float(voltages.mean()), float(voltages.std(correction=0))
-    model = PaperRNN(
-        hidden_size=recipe["hidden_size"],
-        n_layers=recipe["n_layers"],
-        init="paired_rotation",
-        period_range=recipe["period_range"],
-        input_scale=recipe["input_scale"],
-        seed=seed,
-    )
+    model = _new_cell(cell, recipe, seed)
     result = fit(
         model,
         ((train.inputs.double() - u_mean) / u_std).float(),
@@ -144,30 +161,48 @@ def train_fhn_rnn(quick: bool = False, seed: int = 0, *, progress: bool = True) 
     )
 
 
-def _mse(model: PaperRNN, task: FHNVoltageTask) -> float:
+def _new_cell(cell: str, recipe: dict[str, Any], seed: int) -> RNNCell:
+    """The untrained cell of the recipe."""
+    if cell == "gru":
+        return GRUAdapter.create(1, 1, recipe["hidden_size"], seed=seed)
+    return PaperRNN(
+        hidden_size=recipe["hidden_size"],
+        n_layers=recipe["n_layers"],
+        init="paired_rotation",
+        period_range=recipe["period_range"],
+        input_scale=recipe["input_scale"],
+        seed=seed,
+    )
+
+
+def _mse(model: RNNCell, task: FHNVoltageTask) -> float:
     """Mean squared error over all conditions and steps (conditions have equal length)."""
     with torch.no_grad():
         return float(np.mean(evaluate(model, task.inputs, task.targets)))
 
 
 def fhn_rnn_fixed_points(
-    run: FHNRNNRun, currents: np.ndarray, *, cache: bool = True
+    run: FHNRNNRun, currents: np.ndarray, *, cache: bool = True, progress: bool = True
 ) -> FixedPoints:
     """Fixed points of the trained network with the input held at each current.
 
     The search (:func:`fhnrnn.analysis.fixed_points_by_input` with the settings in
-    ``FIXED_POINT_SEARCH``) runs on the folded float64 model, so the points live in the space
-    of raw currents. The result is cached next to the trained weights, keyed by the training
-    key, the currents and the search settings; an unreadable entry is searched again.
+    ``FIXED_POINT_SEARCH``: Newton from 24 states along the trajectory at each current, then
+    every point found followed along the currents both ways) runs on the folded float64
+    model, so the points live in the space of raw currents. The result is cached next to the
+    trained weights, keyed by the training key, the currents and the search settings; an
+    unreadable entry is searched again.
 
     Parameters
     ----------
     run : FHNRNNRun
         Output of :func:`train_fhn_rnn`.
     currents : ndarray, shape (K,)
-        Currents, in increasing order (the continuation follows it).
+        Currents, in increasing order (the continuation follows them).
     cache : bool
         Load a cached result when present and store a new one.
+    progress : bool
+        Show a progress bar over the continuation.
 
     Returns
     -------
@@ -186,7 +221,7 @@ def fhn_rnn_fixed_points(
             return FixedPoints.load(path)
         except Exception as error:  # an unreadable cache entry means: search again
             warnings.warn(f"ignoring unusable cache entry {path.name}: {error}", stacklevel=2)
-    points = fixed_points_by_input(run.model, values, **FIXED_POINT_SEARCH)
+    points = fixed_points_by_input(run.model, values, progress=progress, **FIXED_POINT_SEARCH)
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         points.save(path, overwrite=True)

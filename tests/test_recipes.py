@@ -1,0 +1,50 @@
+"""The shared training recipe of notebooks 03-05, in its quick (smoke-test) form."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from fhnrnn.models import GRUAdapter, PaperRNN
+from fhnrnn.recipes import fhn_rnn_fixed_points, train_fhn_rnn
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("FHNRNN_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.mark.parametrize(("cell", "kind"), [("paper", PaperRNN), ("gru", GRUAdapter)])
+def test_quick_run_reports_the_raw_error_of_the_folded_model(private_cache, cell, kind):
+    run = train_fhn_rnn(quick=True, cell=cell, progress=False)
+    assert isinstance(run.model, kind)
+    with torch.no_grad():
+        _, outputs = run.model.double().rollout(run.train.inputs.double())
+    raw_mse = float(((outputs - run.train.targets.double()) ** 2).mean())
+    np.testing.assert_allclose(run.train_mse, raw_mse, rtol=1e-4)
+    again = train_fhn_rnn(quick=True, cell=cell, progress=False)
+    assert again.fit.from_cache and again.train_mse == run.train_mse
+
+
+def test_fixed_points_of_a_quick_run_are_cached_and_are_fixed_points(private_cache):
+    run = train_fhn_rnn(quick=True, progress=False)
+    currents = np.linspace(0.4, 1.4, 6)
+    points = fhn_rnn_fixed_points(run, currents, progress=False)
+    assert len(points) >= 1
+    model = run.model.double()
+    with torch.no_grad():
+        images = model.step(torch.as_tensor(points.xstar), torch.as_tensor(points.u))
+    np.testing.assert_allclose(images.numpy(), points.xstar, atol=1e-10)
+    assert set(points.u[:, 0]) <= set(currents)
+    assert len(list((private_cache / "fixedpoints").glob("*.npz"))) == 1
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="cell"):
+        train_fhn_rnn(quick=True, cell="lstm")
+    with pytest.raises(ValueError, match="currents"):
+        fhn_rnn_fixed_points(None, np.array([1.0, 0.5]))
