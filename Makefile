@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check fhnrnn tests benchmarks
+	$(VENV)/bin/ruff check fhnrnn tests benchmarks notebooks
 
 unit: $(STAMP)
 	$(PY) -m pytest tests
