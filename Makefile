@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 TORCH_PIN := torch==2.13.0
 NBVAL_OUT := build/nbval-outputs
 
-.PHONY: setup test unit nbval lint reproduce quick paper clean bench
+.PHONY: setup test unit nbval lint reproduce quick paper clean bench bench-reproduce
 
 setup: $(STAMP)
 
@@ -52,8 +52,12 @@ paper:
 		apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES); }
 	$(MAKE) -C paper
 
+# The fixed-point engine (a few minutes), and the whole regeneration cold and warm (~30 min).
 bench: $(STAMP)
-	@for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
+	$(PY) benchmarks/bench_fixedpoints.py
+
+bench-reproduce: $(STAMP)
+	$(PY) benchmarks/bench_reproduce.py --json build/bench_reproduce.json
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

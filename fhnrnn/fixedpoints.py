@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 from fhnrnn._paths import atomic_write_bytes
 from fhnrnn._progress import progress_bar
+from fhnrnn._validation import finite_positive, non_negative_int, positive_int
 
 __all__ = [
     "Cycles",
@@ -727,38 +728,18 @@ def _settings(
         raise ValueError(
             f"linear_solver must be 'auto', 'dense' or 'krylov', got {linear_solver!r}"
         )
-    for name, value in (("tol_q", tol_q), ("lr", lr), ("grad_clip", grad_clip)):
-        if not (np.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    if not (np.isfinite(tol_unique) and tol_unique >= 0):
-        raise ValueError(f"tol_unique must be a finite number >= 0, got {tol_unique!r}")
     if max_iters is None:
         max_iters = 100 if method == "newton" else 10_000
-    for name, value in (("max_iters", max_iters), ("warmup_iters", warmup_iters)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
     return _Settings(
         method,
-        float(tol_q),
-        float(tol_unique),
-        int(max_iters),
-        int(warmup_iters),
-        float(lr),
-        float(grad_clip),
+        finite_positive(tol_q, "tol_q"),
+        finite_positive(tol_unique, "tol_unique", allow_zero=True),
+        non_negative_int(max_iters, "max_iters"),
+        non_negative_int(warmup_iters, "warmup_iters"),
+        finite_positive(lr, "lr"),
+        finite_positive(grad_clip, "grad_clip"),
         linear_solver,
     )
-
-
-def _check_seed(seed: int) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    return int(seed)
-
-
-def _check_noise(noise_scale: float) -> float:
-    if not (np.isfinite(noise_scale) and noise_scale >= 0):
-        raise ValueError(f"noise_scale must be a finite number >= 0, got {noise_scale!r}")
-    return float(noise_scale)
 
 
 def _add_noise(x: Tensor, noise_scale: float, seed: int) -> Tensor:
@@ -1415,7 +1396,8 @@ def _prepare(
     fn, work_device = _resolve_step(step, dtype, requested, fallback)
     x = _check_starts(x0, dtype, work_device)
     inputs = _check_inputs(u, x.shape[0], dtype, work_device)
-    x = _add_noise(x, _check_noise(noise_scale), _check_seed(seed))
+    noise_scale = finite_positive(noise_scale, "noise_scale", allow_zero=True)
+    x = _add_noise(x, noise_scale, non_negative_int(seed, "seed"))
     return fn, x, inputs, work_device
 
 
@@ -1742,10 +1724,7 @@ def find_fixed_points_along(
         ``inputs``), characterised as by :func:`find_fixed_points`; ``n_started``,
         ``n_converged`` and the ``failed_*`` fields describe the starts ``x0``.
     """
-    if isinstance(max_halvings, bool) or not isinstance(max_halvings, (int, np.integer)):
-        raise ValueError(f"max_halvings must be an integer >= 0, got {max_halvings!r}")
-    if max_halvings < 0:
-        raise ValueError(f"max_halvings must be an integer >= 0, got {max_halvings!r}")
+    max_halvings = non_negative_int(max_halvings, "max_halvings")
     settings = _settings("newton", tol_q, tol_unique, max_iters, 0, 0.01, 1.0, linear_solver)
     path = _path(inputs)
     index = _path_positions(start_index, path.shape[0])
@@ -1930,10 +1909,9 @@ def sample_states(
     flat = given.reshape(-1, given.shape[-1])
     if not bool(torch.isfinite(flat).all()):
         raise ValueError("trajectories hold non-finite values (NaN or inf)")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    noise_scale = _check_noise(noise_scale)
-    rng = np.random.default_rng(_check_seed(seed))
+    n = positive_int(n, "n")
+    noise_scale = finite_positive(noise_scale, "noise_scale", allow_zero=True)
+    rng = np.random.default_rng(non_negative_int(seed, "seed"))
     index = rng.choice(flat.shape[0], size=int(n), replace=bool(n > flat.shape[0]))
     noise = rng.standard_normal((int(n), flat.shape[1])) * noise_scale
     drawn = flat[torch.as_tensor(index, device=device)] + torch.as_tensor(noise, device=device)

@@ -29,14 +29,8 @@ from fhnrnn.fixedpoints import (
     sample_states,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The maps here are tiny: extra threads only add contention on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# The maps here are tiny: extra threads only add contention on a shared machine.
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def quiet(**options):

@@ -7,6 +7,8 @@ seconds on one thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import torch
@@ -14,18 +16,13 @@ import torch
 from fhnrnn.fixedpoints import FixedPoints, find_fixed_points, sample_states
 from fhnrnn.models import GRUAdapter, LSTMAdapter, RNNCell, TanhRNN
 from fhnrnn.tasks import flip_flop
-from fhnrnn.training import fit
+from fhnrnn.training import FitResult
 
 CORNERS = {tuple(int(s) for s in corner) for corner in np.ndindex(2, 2, 2)}
 CORNERS = {tuple(2 * bit - 1 for bit in corner) for corner in CORNERS}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.fixture(scope="module")
@@ -33,20 +30,11 @@ def task():
     return flip_flop(3, n_trials=128, n_steps=100, p_pulse=0.05, seed=0)
 
 
-def trained_fixed_points(net: RNNCell, task) -> tuple[FixedPoints, np.ndarray]:
+def trained_fixed_points(
+    net: RNNCell, task, fit_to_target: Callable[..., FitResult]
+) -> tuple[FixedPoints, np.ndarray]:
     """Train ``net`` on the flip-flop, search at zero input; return points and readouts."""
-    result = fit(
-        net,
-        task.inputs,
-        task.targets,
-        seed=0,
-        max_epochs=3000,
-        target_loss=1e-3,
-        lr=1e-2,
-        cache=False,
-        progress=False,
-    )
-    assert result.converged, f"training stopped at loss {result.history[-1]:.3g}"
+    fit_to_target(net, task, max_epochs=3000)
     with torch.no_grad():
         states, _ = net.rollout(task.inputs)
         starts = sample_states(states, 512, noise_scale=0.5, seed=0)
@@ -63,8 +51,10 @@ def corners_of(readout: np.ndarray) -> set[tuple[int, ...]]:
 
 
 @pytest.mark.slow
-def test_tanh_flip_flop_has_one_stable_point_per_memory_and_saddles_between(task) -> None:
-    points, readout = trained_fixed_points(TanhRNN(3, 3, 64, seed=0), task)
+def test_tanh_flip_flop_has_one_stable_point_per_memory_and_saddles_between(
+    task, fit_to_target
+) -> None:
+    points, readout = trained_fixed_points(TanhRNN(3, 3, 64, seed=0), task, fit_to_target)
     assert np.all(points.q < 1e-20)
     stable = points.is_stable
     assert stable.sum() == 8
@@ -81,8 +71,8 @@ def test_tanh_flip_flop_has_one_stable_point_per_memory_and_saddles_between(task
     [lambda: GRUAdapter.create(3, 3, 32, seed=0), lambda: LSTMAdapter.create(3, 3, 32, seed=0)],
     ids=["gru", "lstm"],
 )
-def test_gated_cells_run_through_the_same_finder(task, make) -> None:
-    points, readout = trained_fixed_points(make(), task)
+def test_gated_cells_run_through_the_same_finder(task, make, fit_to_target) -> None:
+    points, readout = trained_fixed_points(make(), task, fit_to_target)
     assert points.n_converged + points.n_failed == points.n_started
     assert len(points) > 0 and np.all(points.q < points.tol_q)
     stable = points.is_stable

@@ -73,3 +73,21 @@ def test_required_packages_are_declared(pyproject: dict) -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "make test" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def readme_python_blocks() -> list[str]:
+    """The ```python blocks of the README, in order."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+
+
+def test_readme_examples_run_and_print_what_their_comments_say(capsys) -> None:
+    blocks = readme_python_blocks()
+    assert len(blocks) == 2
+    outputs = []
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0].startswith("FixedPoints: 3 unique fixed points")
+    assert "2 stable, 1 not stable" in outputs[0]
+    assert outputs[1].strip() == "48"
