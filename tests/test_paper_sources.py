@@ -54,3 +54,13 @@ def test_the_paper_types_no_number_into_its_results() -> None:
     )
     typed = re.findall(r"(?<![\w.])\d+\.\d{3,}", body)
     assert not typed, f"numbers with three or more decimals typed by hand: {typed}"
+
+
+def test_every_recorded_number_is_still_recorded_by_a_notebook() -> None:
+    """A name left over from an older notebook would let the paper quote a stale number."""
+    recorded = json.loads((ROOT / "paper" / "generated" / "numbers.json").read_text())
+    notebooks = "".join(
+        path.read_text(encoding="utf-8") for path in (ROOT / "notebooks").glob("*.ipynb")
+    )
+    stale = sorted(name for name in recorded if f'"{name}' not in notebooks.replace('\\"', '"'))
+    assert not stale, f"numbers.json holds names no notebook records any more: {stale}"
