@@ -52,7 +52,7 @@ paper:
 		apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES); }
 	$(MAKE) -C paper
 
-# The fixed-point engine (a few minutes), and the whole regeneration cold and warm (~30 min).
+# The fixed-point engine (a few minutes), and the whole regeneration cold and warm (~10 min).
 bench: $(STAMP)
 	$(PY) benchmarks/bench_fixedpoints.py
 

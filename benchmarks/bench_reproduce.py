@@ -26,7 +26,7 @@ figures depend on the machine and on its load. The temporary folder is deleted a
 unless ``--keep-cache`` is given (then its path is printed).
 
 Run ``.venv/bin/python benchmarks/bench_reproduce.py`` for the full measurement (on a 2-core
-CPU about 15 minutes for the cold pass plus a few for the warm one), or
+CPU about 9 minutes for the cold pass plus 1.5 for the warm one, measured 2026-11-28), or
 ``.venv/bin/python benchmarks/bench_reproduce.py --quick --only 01`` for a smoke test
 (``QUICK = True`` injected, as ``reproduce --quick`` does).
 ``--json PATH`` also writes the table as JSON.

@@ -24,6 +24,7 @@ import torch
 from numpy.typing import ArrayLike
 from sklearn.decomposition import PCA
 
+from fhnrnn._validation import non_negative_int, positive_int
 from fhnrnn.fixedpoints import FixedPoints, find_fixed_points, find_fixed_points_along
 from fhnrnn.models import RNNCell
 
@@ -89,8 +90,7 @@ def rollout_float64(
     outputs : ndarray, shape (K, T, p)
     """
     values = _inputs_2d(inputs, _check_model(model))
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+    n_steps = positive_int(n_steps, "n_steps")
     cell = _float64_copy(model)
     u = torch.as_tensor(values)[:, None, :].expand(-1, n_steps, -1)
     start = None if x0 is None else torch.as_tensor(np.asarray(x0, dtype=np.float64))
@@ -150,8 +150,7 @@ def _trajectory_starts(
 
     Returns the starts (K * n_per_input, d) and the input index of each (K * n_per_input,).
     """
-    if isinstance(n_per_input, bool) or not isinstance(n_per_input, int) or n_per_input < 1:
-        raise ValueError(f"n_per_input must be a positive integer, got {n_per_input!r}")
+    n_per_input = positive_int(n_per_input, "n_per_input")
     states, _ = rollout_float64(model, values, n_steps)
     picks = np.linspace(0, n_steps - 1, n_per_input).round().astype(int)
     starts = states[:, picks].reshape(-1, states.shape[-1])
@@ -493,9 +492,8 @@ def oscillation_period(
         raise ValueError(f"signal must be a finite 1-D array, got shape {values.shape}")
     if not (np.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be finite and > 0, got {dt!r}")
-    if isinstance(discard, bool) or not isinstance(discard, int):
-        raise ValueError(f"discard must be an integer, got {discard!r}")
-    if not 0 <= discard < values.size - 1:
+    discard = non_negative_int(discard, "discard")
+    if discard >= values.size - 1:
         raise ValueError(f"discard must be an integer in [0, T - 2], got {discard!r}")
     values = values[discard:]
     low, high = float(values.min()), float(values.max())

@@ -115,9 +115,10 @@ class FixedPoints:
     eigenvectors : ndarray of complex, shape (K, d, d)
         Unit eigenvectors; column ``eigenvectors[k, :, i]`` belongs to ``eigenvalues[k, i]``.
     n_started : int
-        Number of starts searched.
+        Number of starts searched (for :func:`find_fixed_points_along`: of searches, the
+        starts and every continuation step).
     n_converged : int
-        Starts that reached ``q < tol_q`` (before merging duplicates).
+        Starts (searches) that reached ``q < tol_q`` (before merging duplicates).
     failed_x : ndarray, shape (F, d)
         Final states of the ``F = n_started - n_converged`` starts that did not converge
         (slow points, stalled or diverged starts); may hold non-finite values.
@@ -126,7 +127,8 @@ class FixedPoints:
     failed_q : ndarray, shape (F,)
         Their final ``q`` (inf or NaN for diverged starts).
     failed_index : ndarray of int, shape (F,)
-        Their rows in the search's ``x0``.
+        Their rows in the search's ``x0`` (for :func:`find_fixed_points_along`: their
+        positions in the sequence of searches, whose first N rows are ``x0``).
     method : str
         ``"newton"`` or ``"adam"``.
     linear_solver : str
@@ -1720,15 +1722,25 @@ def find_fixed_points_along(
     Returns
     -------
     FixedPoints
-        The unique fixed points at each input of the path (``u`` equals a row of
-        ``inputs``), characterised as by :func:`find_fixed_points`; ``n_started``,
-        ``n_converged`` and the ``failed_*`` fields describe the starts ``x0``.
+        The unique fixed points at each input of the path (``u`` is the row of ``inputs``,
+        in ``dtype``), characterised as by :func:`find_fixed_points`. The counts and the
+        ``failed_*`` fields describe every search: first the N starts ``x0`` in order
+        (``failed_index < N`` are rows of ``x0``), then each continuation step in the order
+        run, whose ``failed_u`` may be a midpoint between two inputs of the path.
+        ``newton_iterations`` is the most any search used.
+
+    Raises
+    ------
+    ValueError
+        On bad arguments, as :func:`find_fixed_points`; when ``inputs`` is not a non-empty
+        finite (K, m) array, or ``start_index`` is not one integer in ``[0, K - 1]`` per
+        start.
     """
     max_halvings = non_negative_int(max_halvings, "max_halvings")
     settings = _settings("newton", tol_q, tol_unique, max_iters, 0, 0.01, 1.0, linear_solver)
     path = _path(inputs)
+    n_starts = _check_starts(x0, torch.float64, torch.device("cpu")).shape[0]
     index = _path_positions(start_index, path.shape[0])
-    n_starts = x0.shape[0] if hasattr(x0, "shape") else len(x0)
     if index.shape[0] != n_starts:
         raise ValueError(
             f"start_index must have one entry per start (N = {n_starts}), got {index.shape[0]}"
@@ -1752,6 +1764,11 @@ def find_fixed_points_along(
     x_all = torch.cat(found)
     u_all = torch.cat([on_path[k].expand(len(points), -1) for k, points in enumerate(found)])
     q_all = problem.q(x_all, u_all) if x_all.shape[0] else x_all.new_zeros(0)
+    if x_all.shape[0]:  # a path may pass the same input twice
+        keep = torch.sort(
+            _unique(x_all[:, None, :], _input_groups(u_all), q_all, settings.tol_unique)
+        ).values
+        x_all, u_all, q_all = x_all[keep], u_all[keep], q_all[keep]
     return FixedPoints(
         xstar=_numpy(x_all),
         u=_numpy(u_all),
@@ -1767,6 +1784,7 @@ class _Tally:
     def __init__(self) -> None:
         self.started = 0
         self.converged = 0
+        self.newton_iterations = 0
         self.failed: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []
 
     def add(self, outcome: _Outcome, inputs: Tensor) -> None:
@@ -1776,6 +1794,7 @@ class _Tally:
         self.failed.append((outcome.x[lost], inputs[lost], outcome.q[lost], rows + self.started))
         self.started += outcome.x.shape[0]
         self.converged += int(outcome.converged.sum())
+        self.newton_iterations = max(self.newton_iterations, outcome.newton_iterations)
 
     def fields(self) -> dict[str, Any]:
         """The counts and ``failed_*`` fields of :class:`FixedPoints`."""
@@ -1787,6 +1806,7 @@ class _Tally:
             "failed_u": _numpy(u),
             "failed_q": _numpy(q),
             "failed_index": index.cpu().numpy(),
+            "newton_iterations": self.newton_iterations,
         }
 
 
@@ -1807,6 +1827,8 @@ def _path(inputs: Any) -> np.ndarray:
 def _path_positions(start_index: Any, n_inputs: int) -> np.ndarray:
     """``start_index`` checked as a 1-D integer array of positions in ``range(n_inputs)``."""
     index = np.asarray(start_index)
+    if index.ndim == 1 and index.size == 0:
+        index = index.astype(np.int64)
     if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer):
         raise ValueError(f"start_index must be a 1-D integer array, got {index!r}")
     if index.size and (index.min() < 0 or index.max() >= n_inputs):

@@ -62,5 +62,5 @@ def test_every_recorded_number_is_still_recorded_by_a_notebook() -> None:
     notebooks = "".join(
         path.read_text(encoding="utf-8") for path in (ROOT / "notebooks").glob("*.ipynb")
     )
-    stale = sorted(name for name in recorded if f'"{name}' not in notebooks.replace('\\"', '"'))
+    stale = sorted(name for name in recorded if f'"{name}"' not in notebooks.replace('\\"', '"'))
     assert not stale, f"numbers.json holds names no notebook records any more: {stale}"

@@ -60,5 +60,6 @@ def test_a_failing_notebook_is_reported_and_sets_the_exit_status(project: Path) 
     _write_notebook(project / "notebooks" / "02_broken.ipynb", "raise RuntimeError('boom')")
     results = reproduce.run(root=project, only=["02"])
     assert [item.ok for item in results] == [False]
-    assert "boom" in results[0].error
+    assert results[0].error == "RuntimeError: boom", "the failing cell's exception, on one line"
     assert "1 failed" in reproduce.summary(results)
+    assert "RuntimeError: boom" in reproduce.summary(results)
