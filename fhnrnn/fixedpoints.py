@@ -1506,28 +1506,29 @@ def find_fixed_points(
         u=_numpy(u_conv[keep]),
         q=_numpy(q_conv[keep]),
         **_characterise(problem, x_conv[keep], u_conv[keep]),
-        **_search_fields(outcome, inputs, settings, problem),
+        **_search_fields(_tally_of(outcome, inputs), settings, problem, outcome.adam_iterations),
     )
 
 
 def _search_fields(
-    outcome: _Outcome, inputs: Tensor, settings: _Settings, problem: _Map
+    tally: _Tally, settings: _Settings, problem: _Map, adam_iterations: int
 ) -> dict[str, Any]:
-    failed = ~outcome.converged
+    """The fields of :class:`FixedPoints` that describe the search, not the points."""
     return {
-        "n_started": outcome.x.shape[0],
-        "n_converged": int(outcome.converged.sum()),
-        "failed_x": _numpy(outcome.x[failed]),
-        "failed_u": _numpy(inputs[failed]),
-        "failed_q": _numpy(outcome.q[failed]),
-        "failed_index": failed.nonzero().squeeze(1).cpu().numpy(),
+        **tally.fields(),
         "method": settings.method,
         "linear_solver": problem.solver if settings.method == "newton" else "none",
         "tol_q": settings.tol_q,
         "tol_unique": settings.tol_unique,
-        "adam_iterations": outcome.adam_iterations,
-        "newton_iterations": outcome.newton_iterations,
+        "adam_iterations": adam_iterations,
     }
+
+
+def _tally_of(outcome: _Outcome, inputs: Tensor) -> _Tally:
+    """The tally of a single batch of searches."""
+    tally = _Tally()
+    tally.add(outcome, inputs)
+    return tally
 
 
 def find_cycles(
@@ -1598,7 +1599,7 @@ def find_cycles(
         u=_numpy(u_conv[keep]),
         q=_numpy(q_conv[keep]),
         **_characterise(problem, x_conv[keep], u_conv[keep]),
-        **_search_fields(outcome, inputs, settings, problem),
+        **_search_fields(_tally_of(outcome, inputs), settings, problem, outcome.adam_iterations),
         orbit=_numpy(orbits[keep]),
         minimal_period=_minimal_periods(orbits[keep], settings.tol_unique),
         period=int(period),
@@ -1661,13 +1662,7 @@ def find_fixed_points_at_inputs(
     FixedPoints
         Unique fixed points over all inputs; ``u`` says at which input each was found.
     """
-    values = np.asarray(_numpy(_to_tensor(inputs, "inputs", torch.float64, torch.device("cpu"))))
-    if values.ndim == 1:
-        values = values[:, None]
-    if values.ndim != 2 or values.shape[0] < 1:
-        raise ValueError(
-            f"inputs must have shape (K, m), or (K,) for scalar inputs, got {values.shape}"
-        )
+    values = _path(inputs)
     starts = sample_states(states, n_per_input, noise_scale=noise_scale, seed=seed)
     starts = _numpy(torch.as_tensor(starts))
     x0 = np.tile(starts, (values.shape[0], 1))
@@ -1774,12 +1769,12 @@ def find_fixed_points_along(
         u=_numpy(u_all),
         q=_numpy(q_all),
         **_characterise(problem, x_all, u_all),
-        **{**_search_fields(seeds, start_inputs, settings, problem), **tally.fields()},
+        **_search_fields(tally, settings, problem, seeds.adam_iterations),
     )
 
 
 class _Tally:
-    """Every search of a continuation (starts and continuation steps) and the failed ones."""
+    """Searches run (one batch, or every batch of a continuation) and the failed ones."""
 
     def __init__(self) -> None:
         self.started = 0

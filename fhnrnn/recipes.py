@@ -63,6 +63,7 @@ QUICK_CHANGES = {"n_currents": 11, "updates": 30, "hidden_size": 64}
 # time on this 2-core CPU as the paper's cell (its updates are ~7x cheaper, so it gets more).
 GRU_RECIPE = {**RECIPE, "hidden_size": 64, "lr": 3e-3, "updates": 4000}
 GRU_QUICK_CHANGES = {"n_currents": 11, "updates": 30, "hidden_size": 16}
+_RECIPES = {"paper": (RECIPE, QUICK_CHANGES), "gru": (GRU_RECIPE, GRU_QUICK_CHANGES)}
 # Part of the fixed-point cache key: raise it when a change to the engine changes its results.
 SEARCH_VERSION = 2
 FIXED_POINT_SEARCH = {"n_per_input": 24, "n_steps": 334, "max_halvings": 6, "tol_unique": 1e-3}
@@ -126,12 +127,10 @@ def train_fhn_rnn(
     FHNRNNRun
         The trained (folded) model, the fit result, the data and the errors.
     """
-    if cell not in ("paper", "gru"):
+    if cell not in _RECIPES:
         raise ValueError(f"cell must be 'paper' or 'gru', got {cell!r}")
-    if cell == "paper":
-        recipe = {**RECIPE, **(QUICK_CHANGES if quick else {})}
-    else:
-        recipe = {**GRU_RECIPE, **(GRU_QUICK_CHANGES if quick else {})}
+    full, quick_changes = _RECIPES[cell]
+    recipe = {**full, **(quick_changes if quick else {})}
     currents, midpoints = fhn_grid(recipe["n_currents"], recipe["I_range"])
     train, held_out = fhn_voltage(currents), fhn_voltage(midpoints)
     u_mean, u_std = float(currents.mean()), float(currents.std())
