@@ -26,7 +26,7 @@ from __future__ import annotations
 import abc
 import copy
 import math
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -93,8 +93,15 @@ class RNNCell(nn.Module, abc.ABC):
         Dimension m of the input u.
     output_size : int
         Dimension p of the output y.
+    VERSION : int
+        Version of the cell's definition (its map, read-out and initialisation). It enters
+        the training cache key and the shipped networks' recipe keys, so that a changed cell
+        is never served the weights of the old one: bump it with every change that changes
+        numbers (``tests/test_models.py`` fails on a changed definition with an unchanged
+        version).
     """
 
+    VERSION: ClassVar[int] = 1
     state_size: int
     input_size: int
     output_size: int
