@@ -1,7 +1,9 @@
 """The training recipe of the FHN network, shared by notebooks 03, 04 and 05.
 
 One function, :func:`train_fhn_rnn`, holds every setting, so that the notebooks that analyse the
-trained network all get the same model from the training cache (:func:`fhnrnn.training.fit`).
+trained network all get the same model: the shipped network ``artifacts/fhn-<cell>-seed<seed>``
+when it exists for the recipe (:mod:`fhnrnn.artifacts`), else one trained through
+:func:`fhnrnn.training.fit` and its cache.
 
 The recipe trains the paper's deep-ReLU cell (:class:`fhnrnn.models.PaperRNN`, 256 units, 5
 layers) on the unscaled FHN voltage task (41 currents on [0.4, 1.4], 334 Euler steps of 0.3
@@ -14,7 +16,8 @@ from (v, w) = (0, 0)). What makes a 1670-layer-deep unrolled ReLU network traina
   raw current I to the raw voltage v);
 - Adam with gradient clipping at 1, a cosine rate from 3e-4 to 1e-5, one update per epoch on
   8 random sequences, a linear ramp of the sequence length from 60 to 334 steps over the first
-  40 % of the updates, and a divergence guard (restore and halve the rate).
+  40 % of the updates, and a divergence guard (restore and halve the rate);
+- two torch threads (the setting the shipped networks were trained with).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import torch
 
 from fhnrnn._paths import cache_dir
 from fhnrnn.analysis import fixed_points_by_input
+from fhnrnn.artifacts import obtain, recipe_key
 from fhnrnn.fixedpoints import FixedPoints
 from fhnrnn.models import GRUAdapter, PaperRNN, RNNCell, fold_normalisation
 from fhnrnn.tasks import FHNVoltageTask, fhn_grid, fhn_voltage
@@ -39,6 +43,7 @@ __all__ = [
     "GRU_RECIPE",
     "RECIPE",
     "FHNRNNRun",
+    "fhn_rnn_artifact_keys",
     "fhn_rnn_fixed_points",
     "train_fhn_rnn",
 ]
@@ -57,6 +62,7 @@ RECIPE = {
     "length_ramp": (60, 0.4),
     "guard": 3.0,
     "target_mse": 1e-3,
+    "threads": 2,
 }
 QUICK_CHANGES = {"n_currents": 11, "updates": 30, "hidden_size": 64}
 # The comparison cell: a 64-unit GRU given the same data, schedule and about the same training
@@ -113,7 +119,7 @@ def train_fhn_rnn(
     ----------
     quick : bool
         Smoke-test settings: 11 currents, 30 updates and a small cell (a poor fit, in
-        seconds).
+        seconds); never shipped, always trained (or taken from the training cache).
     seed : int
         Seed of the initial weights and of the minibatch draws.
     cell : {"paper", "gru"}
@@ -136,34 +142,59 @@ def train_fhn_rnn(
     u_mean, u_std = float(currents.mean()), float(currents.std())
     voltages = train.targets.double()
     y_mean, y_std = float(voltages.mean()), float(voltages.std(correction=0))
+    normalisation = (u_mean, u_std, y_mean, y_std)
     model = _new_cell(cell, recipe, seed)
-    result = fit(
-        model,
-        ((train.inputs.double() - u_mean) / u_std).float(),
-        ((voltages - y_mean) / y_std).float(),
-        seed=seed,
-        max_epochs=recipe["updates"],
-        target_loss=recipe["target_mse"] / y_std**2,
-        lr=recipe["lr"],
-        clip=1.0,
-        batch_size=recipe["batch_size"],
-        sampling="sample",
-        lr_schedule="cosine",
-        lr_end=recipe["lr_end"],
-        length_ramp=recipe["length_ramp"],
-        guard=recipe["guard"],
-        progress=progress,
-    )
-    folded = fold_normalisation(result.model, u_mean, u_std, y_mean, y_std)
+
+    def train_model() -> FitResult:
+        return fit(
+            model,
+            ((train.inputs.double() - u_mean) / u_std).float(),
+            ((voltages - y_mean) / y_std).float(),
+            seed=seed,
+            max_epochs=recipe["updates"],
+            target_loss=recipe["target_mse"] / y_std**2,
+            lr=recipe["lr"],
+            clip=1.0,
+            batch_size=recipe["batch_size"],
+            sampling="sample",
+            lr_schedule="cosine",
+            lr_end=recipe["lr_end"],
+            length_ramp=recipe["length_ramp"],
+            guard=recipe["guard"],
+            progress=progress,
+            threads=recipe["threads"],
+        )
+
+    def errors(result: FitResult) -> dict[str, float]:
+        folded = fold_normalisation(result.model, *normalisation)
+        return {"train_mse": _mse(folded, train), "held_out_mse": _mse(folded, held_out)}
+
+    if quick:
+        result = train_model()
+    else:
+        result = obtain(f"fhn-{cell}-seed{seed}", model, recipe, seed, train_model, errors)
+    folded = fold_normalisation(result.model, *normalisation)
     return FHNRNNRun(
         model=folded,
         fit=result,
         train=train,
         held_out=held_out,
-        normalisation=(u_mean, u_std, y_mean, y_std),
+        normalisation=normalisation,
         train_mse=_mse(folded, train),
         held_out_mse=_mse(folded, held_out),
     )
+
+
+_CELLS = {"paper": PaperRNN, "gru": GRUAdapter}
+
+
+def fhn_rnn_artifact_keys(seed: int = 0) -> dict[str, str]:
+    """Artifact name -> recipe key of the study's cell and the GRU of ``seed``."""
+    names = {cell: f"fhn-{cell}-seed{seed}" for cell in _RECIPES}
+    return {
+        names[cell]: recipe_key(names[cell], _RECIPES[cell][0], _CELLS[cell], seed)
+        for cell in _RECIPES
+    }
 
 
 def _new_cell(cell: str, recipe: dict[str, Any], seed: int) -> RNNCell:
