@@ -50,7 +50,11 @@ def _latex_escape(text: str) -> str:
 
 def load_numbers() -> dict[str, dict]:
     """All recorded numbers, as ``{name: {"value", "text", "source"}}``."""
-    path = generated_dir() / "numbers.json"
+    return _load_from(generated_dir())
+
+
+def _load_from(folder: Path) -> dict[str, dict]:
+    path = folder / "numbers.json"
     if not path.is_file():
         return {}
     return json.loads(path.read_text(encoding="utf-8"))
@@ -104,9 +108,17 @@ def record(name: str, value: float | int | str, fmt: str = ".3g", *, source: str
     raw = value if isinstance(value, str) else float(value)
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         raw = int(value)
-    entries = load_numbers()
-    entries[name] = {"value": raw, "text": text, "source": source}
-    folder = generated_dir()
-    atomic_write_text(folder / "numbers.json", json.dumps(entries, indent=1, sort_keys=True) + "\n")
-    atomic_write_text(folder / "numbers.tex", _render_tex(entries))
+    merge_numbers({name: {"value": raw, "text": text, "source": source}})
     return text
+
+
+def merge_numbers(entries: dict[str, dict], folder: Path | None = None) -> None:
+    """Add recorded ``entries`` (as :func:`load_numbers` returns them) to ``folder``'s numbers.
+
+    Rewrites ``numbers.json`` and ``numbers.tex`` in ``folder`` (default
+    :func:`generated_dir`); names already there are replaced.
+    """
+    folder = generated_dir() if folder is None else folder
+    merged = {**_load_from(folder), **entries}
+    atomic_write_text(folder / "numbers.json", json.dumps(merged, indent=1, sort_keys=True) + "\n")
+    atomic_write_text(folder / "numbers.tex", _render_tex(merged))
