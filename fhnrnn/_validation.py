@@ -1,15 +1,19 @@
-"""Checks of scalar arguments shared by the modules.
+"""Checks of arguments shared by the modules.
 
-Every check takes the value and the argument's name, and returns the value as a plain Python
-``int`` or ``float``, or raises a :class:`ValueError` whose message names the argument, what
-was expected and what was given. NumPy integers and floats are accepted; booleans are
-rejected, although Python counts them as integers.
+Every check takes the value and the argument's name, and returns the value in a plain form (a
+Python ``int`` or ``float``, a float64 array), or raises a :class:`ValueError` whose message
+names the argument, what was expected and what was given. NumPy integers and floats are
+accepted; booleans are rejected, although Python counts them as integers.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import reprlib
+
+import numpy as np
+from numpy.typing import ArrayLike
 
 
 def _integer_at_least(value: int, name: str, minimum: int, expected: str) -> int:
@@ -36,3 +40,26 @@ def finite_positive(value: float, name: str, allow_zero: bool = False) -> float:
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
     return float(value)
+
+
+def probability(value: float, name: str) -> float:
+    """``value`` as a ``float`` in (0, 1] (a rate or a probability of an event)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"{name} must lie in (0, 1], got {value!r}")
+    return float(value)
+
+
+def real_array(value: ArrayLike, name: str) -> np.ndarray:
+    """``value`` as a float64 array of finite integers or floats (no booleans, complex, text)."""
+    try:
+        raw = np.asarray(value)
+    except ValueError as error:
+        raise ValueError(f"{name} must be real numbers, got {reprlib.repr(value)}") from error
+    if raw.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be real numbers, got {reprlib.repr(value)}")
+    array = raw.astype(np.float64)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite, got {reprlib.repr(value)}")
+    return array

@@ -8,7 +8,13 @@ import math
 import numpy as np
 import pytest
 
-from fhnrnn._validation import finite_positive, non_negative_int, positive_int
+from fhnrnn._validation import (
+    finite_positive,
+    non_negative_int,
+    positive_int,
+    probability,
+    real_array,
+)
 from fhnrnn.models import GRUAdapter, PaperRNN, ResidualMLPCell, TanhRNN
 
 
@@ -61,6 +67,52 @@ def test_finite_positive_takes_zero_only_when_allowed() -> None:
 def test_finite_positive_rejects(value, allow_zero: bool, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         finite_positive(value, "lr", allow_zero=allow_zero)
+
+
+@pytest.mark.parametrize("value", [1, 0.5, np.float32(0.1), np.int64(1), 1e-300])
+def test_probability_returns_a_python_float(value) -> None:
+    result = probability(value, "p")
+    assert type(result) is float and result == float(value)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (True, r"^p must be a real number, got True$"),
+        (np.bool_(True), r"^p must be a real number, got "),
+        ("0.1", r"^p must be a real number, got '0.1'$"),
+        (0, r"^p must lie in \(0, 1\], got 0$"),
+        (1.5, r"^p must lie in \(0, 1\], got 1.5$"),
+        (math.nan, r"^p must lie in \(0, 1\], got nan$"),
+    ],
+)
+def test_probability_rejects(value, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        probability(value, "p")
+
+
+@pytest.mark.parametrize("value", [[1, 2], np.arange(3, dtype=np.int8), 0.5, np.ones(4)[::-1]])
+def test_real_array_returns_float64(value) -> None:
+    result = real_array(value, "I")
+    assert result.dtype == np.float64
+    np.testing.assert_array_equal(result, np.asarray(value, dtype=np.float64))
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("abc", r"^I must be real numbers, got 'abc'$"),
+        ([1j], r"^I must be real numbers, got \[1j\]$"),
+        ([True, False], r"^I must be real numbers, got \[True, False\]$"),
+        (None, r"^I must be real numbers, got None$"),
+        ([[1.0], [1.0, 2.0]], r"^I must be real numbers, got "),
+        ([0.5, math.inf], r"^I must be finite, got \[0.5, inf\]$"),
+        ([*range(1000), math.nan], r"^I must be finite, got \[0, 1, 2, 3, 4, 5, \.\.\.\]$"),
+    ],
+)
+def test_real_array_rejects(value, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        real_array(value, "I")
 
 
 @pytest.mark.parametrize(
