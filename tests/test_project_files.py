@@ -61,6 +61,7 @@ def test_required_packages_are_declared(pyproject: dict) -> None:
         "nbval",
         "ipywidgets",
         "tqdm",
+        "filelock",
     }
     assert wanted <= declared
     test_extra = {
