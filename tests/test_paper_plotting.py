@@ -261,6 +261,20 @@ def test_save_figure_rejects_bad_names(output_root: Path, name: object) -> None:
     assert not (output_root / "figures").exists()
 
 
+def test_save_figure_rejects_a_name_too_long_for_a_file(output_root: Path) -> None:
+    fig = _draw()
+    try:
+        (written,) = plotting.save_figure(fig, "a" * 200, formats=("png",))
+        assert written.name == "a" * 200 + ".png"
+        with pytest.raises(ValueError, match=r"^name must be at most 200 characters, got 201"):
+            plotting.save_figure(fig, "b" * 201)
+        with pytest.raises(ValueError, match=r"^name must be at most 200 characters, got 300"):
+            plotting.save_figure(fig, "c" * 300)
+    finally:
+        plt.close(fig)
+    assert [path.name for path in (output_root / "figures").iterdir()] == [written.name]
+
+
 def test_save_figure_rejects_a_name_with_a_trailing_newline(output_root: Path) -> None:
     fig = _draw()
     try:
