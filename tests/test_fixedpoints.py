@@ -685,7 +685,7 @@ def test_shape_and_value_errors_name_the_argument():
         find_fixed_points(tanh_1d, np.zeros((3, 1)), np.zeros((2, 1)), **quiet())
     with pytest.raises(ValueError, match="u holds non-finite"):
         find_fixed_points(tanh_1d, np.zeros((2, 1)), [np.inf], **quiet())
-    with pytest.raises(ValueError, match="x0 must be a real"):
+    with pytest.raises(ValueError, match="x0 must be real numbers"):
         find_fixed_points(tanh_1d, [["a"]], None, **quiet())
 
 

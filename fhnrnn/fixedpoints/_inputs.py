@@ -8,28 +8,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from fhnrnn._validation import finite_positive, non_negative_int
+from fhnrnn._validation import finite_positive, non_negative_int, real_tensor, torch_device
 from fhnrnn.fixedpoints._map import StepFunction, resolve_step, to_numpy
-
-
-def to_tensor(value: Any, name: str, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """``value`` (array or Tensor, real) as a new tensor in ``dtype`` on ``device``."""
-    if isinstance(value, Tensor):
-        if value.is_complex():
-            raise ValueError(f"{name} must be real, got a complex tensor")
-        return value.detach().to(device=device, dtype=dtype).clone()
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(
-            f"{name} must be a real numeric array, got {type(value).__name__}"
-        ) from err
-    return torch.as_tensor(array).to(device=device, dtype=dtype)
 
 
 def check_starts(x0: Any, dtype: torch.dtype, device: torch.device) -> Tensor:
     """Starts as a finite tensor of shape (N, d) with N, d >= 1."""
-    x = to_tensor(x0, "x0", dtype, device)
+    x = real_tensor(x0, "x0", dtype, device)
     if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
         raise ValueError(
             f"x0 must hold starts as a 2-D array of shape (N, d) with N, d >= 1, "
@@ -48,7 +33,7 @@ def check_inputs(u: Any, n: int, dtype: torch.dtype, device: torch.device) -> Te
     """Inputs of shape (N, m): None -> (N, 0), a scalar -> (N, 1), (m,) -> broadcast."""
     if u is None:
         return torch.zeros(n, 0, dtype=dtype, device=device)
-    inputs = to_tensor(u, "u", dtype, device)
+    inputs = real_tensor(u, "u", dtype, device)
     if inputs.ndim == 0:
         inputs = inputs.reshape(1)
     if inputs.ndim == 1:
@@ -84,7 +69,7 @@ def prepare(
     """Resolve the step and check and convert the starts and inputs."""
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise ValueError(f"dtype must be a real floating torch dtype, got {dtype!r}")
-    requested = torch.device(device) if device is not None else None
+    requested = torch_device(device, "device") if device is not None else None
     fallback = x0.device if isinstance(x0, Tensor) else torch.device("cpu")
     fn, work_device = resolve_step(step, dtype, requested, fallback)
     x = check_starts(x0, dtype, work_device)
@@ -96,7 +81,7 @@ def prepare(
 
 def path_inputs(inputs: Any) -> np.ndarray:
     """The inputs of a path as a float64 array of shape (K, m)."""
-    values = to_numpy(to_tensor(inputs, "inputs", torch.float64, torch.device("cpu")))
+    values = to_numpy(real_tensor(inputs, "inputs", torch.float64, torch.device("cpu")))
     if values.ndim == 1:
         values = values[:, None]
     if values.ndim != 2 or values.shape[0] < 1:

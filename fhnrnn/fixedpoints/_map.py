@@ -13,11 +13,22 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from fhnrnn.models import recurrent_step
+
 StepFunction = Callable[[Tensor, Tensor], Tensor]
 
 # Jacobian entries held at once, per chunk of points (float64: 64 MiB on CPU, 512 MiB on GPU).
 _JACOBIAN_BUDGET_CPU, _JACOBIAN_BUDGET_ACCELERATOR = 2**23, 2**26
 _KRYLOV_MAX_DIM = 100
+# Starts on which the step is checked to be differentiable, and the relative size of the
+# perturbation that tells a step independent of x from one that hides its dependence.
+_GRADIENT_CHECK_ROWS, _PERTURBATION = 4, 1e-3
+_NOT_DIFFERENTIABLE = (
+    "step is not differentiable with respect to x: {reason}. The engine needs dF/dx for its "
+    "Newton steps, Jacobians, eigenvalues and stability labels, and would otherwise report "
+    "zero Jacobians; write step with torch operations, without .detach(), torch.no_grad() or "
+    "a detour through numpy"
+)
 
 
 def _module_device(module: torch.nn.Module) -> torch.device:
@@ -32,7 +43,10 @@ def resolve_step(
     """The callable to evaluate and the device to work on.
 
     An nn.Module (or a bound method of one) is deep-copied, converted to ``dtype`` and
-    ``device``, frozen and put in eval mode, so the user's model is never touched.
+    ``device``, frozen and put in eval mode, so the user's model is never touched. A bare
+    torch recurrent module or cell (``nn.RNN``, ``nn.GRU``, ``nn.LSTM`` and their ``*Cell``
+    forms, which torch calls input first) is evaluated state first by
+    :func:`fhnrnn.models.recurrent_step`.
     """
     module, method_name = None, None
     if isinstance(step, torch.nn.Module):
@@ -45,6 +59,11 @@ def resolve_step(
         clone = copy.deepcopy(module).to(device=device, dtype=dtype)
         clone.requires_grad_(False)
         clone.eval()
+        if isinstance(clone, (torch.nn.RNNBase, torch.nn.RNNCellBase)) and method_name in (
+            None,
+            "forward",
+        ):
+            return recurrent_step(clone), device
         return (getattr(clone, method_name) if method_name else clone), device
     if callable(getattr(step, "step", None)):
         return step.step, device or fallback
@@ -86,14 +105,17 @@ class Map:
         return self.chunk
 
     def check(self, x: Tensor, u: Tensor) -> None:
-        """Evaluate F at every start; raise ValueError on an error, wrong shape or NaN."""
+        """Evaluate F at every start; raise ValueError on an error, wrong shape or NaN, on a
+        step that writes into its arguments or one that autograd cannot differentiate."""
         for rows in torch.arange(x.shape[0], device=self.device).split(self.chunk * 16):
             self._checked_call(x[rows], u[rows], first_row=int(rows[0]))
+        self._check_differentiable(x[:_GRADIENT_CHECK_ROWS], u[:_GRADIENT_CHECK_ROWS])
 
     def _checked_call(self, x: Tensor, u: Tensor, first_row: int) -> None:
+        given = {"x": x.clone(), "u": u.clone()}
         try:
             with torch.no_grad():
-                out = self.fn(x, u)
+                out = self.fn(given["x"], given["u"])
         except (RuntimeError, TypeError) as err:
             raise ValueError(
                 f"step(x, u) failed for x of shape {tuple(x.shape)} and u of shape "
@@ -102,6 +124,12 @@ class Map:
                 "is converted automatically, a plain function must not hold tensors of another "
                 "dtype or device (or pass dtype= to search in theirs)"
             ) from err
+        for name, original in (("x", x), ("u", u)):
+            if not torch.equal(given[name], original):
+                raise ValueError(
+                    f"step modified its argument {name} in place; it must leave x and u "
+                    "unchanged and return a new tensor (write x = x * 2, not x *= 2 or x[i] = ...)"
+                )
         if not isinstance(out, Tensor) or out.shape != x.shape:
             shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
             raise ValueError(f"step must return a tensor of shape {tuple(x.shape)}, got {shape}")
@@ -117,6 +145,24 @@ class Map:
                 f"step returned non-finite values (NaN or inf) at {int(bad.sum())} finite "
                 f"start(s), e.g. rows {rows} of x0"
             )
+
+    def _check_differentiable(self, x: Tensor, u: Tensor) -> None:
+        """Refuse a step whose output depends on x (n, d) other than through autograd."""
+        try:
+            with torch.enable_grad():
+                state = x.detach().clone().requires_grad_(True)
+                out = self.fn(state, u)
+                connected = out.requires_grad and (
+                    torch.autograd.grad(out.sum(), state, allow_unused=True)[0] is not None
+                )
+        except RuntimeError as err:
+            reason = f"calling it on an x that requires grad failed ({err})"
+            raise ValueError(_NOT_DIFFERENTIABLE.format(reason=reason)) from err
+        if connected:
+            return
+        if not torch.equal(self.evaluate(x + _PERTURBATION * (1.0 + x.abs()), u), out.detach()):
+            reason = "its output changes with x, but autograd sees no path from x to it"
+            raise ValueError(_NOT_DIFFERENTIABLE.format(reason=reason))
 
     def evaluate(self, x: Tensor, u: Tensor) -> Tensor:
         """``F(x, u)`` without building a graph, shape (n, d)."""

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from fhnrnn._validation import finite_positive, non_negative_int, positive_int
-from fhnrnn.fixedpoints._inputs import path_inputs, prepare, to_tensor
+from fhnrnn._validation import finite_positive, non_negative_int, positive_int, real_tensor
+from fhnrnn.fixedpoints._inputs import path_inputs, prepare
 from fhnrnn.fixedpoints._map import Map, all_jacobians, characterise, to_numpy
 from fhnrnn.fixedpoints._solve import run_search, search_fields, tally_of
 from fhnrnn.fixedpoints._unique import input_groups, unique_indices
@@ -40,8 +40,11 @@ def find_fixed_points(
         The map ``F(x (B, d), u (B, m)) -> (B, d)``, batched with independent rows, e.g. an
         RNN cell (:class:`torch.nn.Module`, which is deep-copied and converted to ``dtype`` and
         ``device``, never modified) or a plain function, which receives tensors in ``dtype``.
+        A bare ``nn.RNN``, ``nn.GRU``, ``nn.LSTM`` or ``*Cell`` is evaluated state first by
+        :func:`fhnrnn.models.recurrent_step`. F must be differentiable in torch and leave its
+        arguments unchanged.
     x0 : array or Tensor, shape (N, d)
-        Starts (finite).
+        Starts (real and finite; NumPy arrays of any strides).
     u : array or Tensor, shape (N, m) or (m,), float, or None
         Input held constant during the search, one row per start or one for all; None for a
         map without input (m = 0).
@@ -79,8 +82,11 @@ def find_fixed_points(
     Raises
     ------
     ValueError
-        On bad options, starts or inputs of the wrong shape or not finite, or a step that
-        fails on ``dtype`` tensors, returns the wrong shape or dtype, or returns NaN at a start.
+        On bad options, starts or inputs of the wrong shape, not real or not finite, a device
+        this machine lacks, or a step that fails on ``dtype`` tensors, returns the wrong shape
+        or dtype, returns NaN at a start, writes into its arguments or cuts the gradient with
+        respect to x (``.detach()``, ``torch.no_grad()``, numpy), which would give zero
+        Jacobians.
     """
     settings = SearchOptions.resolve(options, settings)
     fn, x, inputs, work_device = prepare(
@@ -173,7 +179,7 @@ def sample_states(
     """
     is_tensor = isinstance(trajectories, Tensor)
     device = trajectories.device if is_tensor else torch.device("cpu")
-    given = to_tensor(trajectories, "trajectories", torch.float64, device)
+    given = real_tensor(trajectories, "trajectories", torch.float64, device)
     if given.ndim not in (2, 3) or given.numel() == 0:
         raise ValueError(
             "trajectories must have shape (B, T, d) or (N, d) with at least one state, got "
