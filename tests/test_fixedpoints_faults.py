@@ -1,13 +1,15 @@
 """The engine refuses what would give a silently wrong result, and names every bad argument.
 
 Steps that cut the gradient, steps that write into their argument, bare torch recurrent
-modules (called input first by torch), and array arguments that numpy or torch would
-misread (negative strides, complex numbers, devices that do not exist).
+modules (called input first by torch), unreadable result files, and array arguments that
+numpy or torch would misread (negative strides, complex numbers, devices that do not exist).
 """
 
 from __future__ import annotations
 
 import copy
+import io
+import zipfile
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ import torch
 from torch import nn
 
 from fhnrnn.fixedpoints import (
+    FixedPoints,
     find_fixed_points,
     find_fixed_points_along,
     jacobians,
@@ -252,3 +255,81 @@ def test_a_device_this_machine_lacks_is_named(device) -> None:
         find_fixed_points(tanh_map, STARTS, 0.0, device=device, **quiet())
     with pytest.raises(ValueError, match=r"^device must be "):
         jacobians(tanh_map, STARTS, 0.0, device=device)
+
+
+# ---------------------------------------------------------------------------- load
+
+
+@pytest.fixture
+def saved(tmp_path):
+    fps = find_fixed_points(tanh_map, STARTS, 0.0, **quiet())
+    return fps.save(tmp_path / "fps.npz")
+
+
+def _npz_without(path, field: str) -> bytes:
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files if name != field}
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _npz_with(path, field: str, value: np.ndarray) -> bytes:
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files}
+    buffer = io.BytesIO()
+    np.savez(buffer, **{**arrays, field: value})
+    return buffer.getvalue()
+
+
+def _corrupt_one_member(path) -> bytes:
+    blob = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("xstar.npy")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra) + 140
+    blob[start : start + 8] = b"\xff" * 8
+    return bytes(blob)
+
+
+DAMAGES = {
+    "truncated": lambda path: path.read_bytes()[: len(path.read_bytes()) // 2],
+    "empty": lambda path: b"",
+    "random bytes": lambda path: np.random.default_rng(0).bytes(2000),
+    "pickle header": lambda path: b"\x80\x04" + np.random.default_rng(1).bytes(200),
+    "npy": lambda path: _npy_bytes(),
+    "text": lambda path: b"xstar,u\n1,2\n",
+    "missing field": lambda path: _npz_without(path, "eigenvalues"),
+    "object array": lambda path: _npz_with(path, "q", np.array([{"a": 1}], dtype=object)),
+    "wrong shape": lambda path: _npz_with(path, "q", np.zeros(7)),
+    "bad scalar": lambda path: _npz_with(path, "n_started", np.zeros(3)),
+    "bad crc": _corrupt_one_member,
+}
+
+
+def _npy_bytes() -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros((2, 2)))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("damage", DAMAGES.values(), ids=DAMAGES.keys())
+def test_an_unreadable_file_gives_one_value_error_naming_it(saved, damage) -> None:
+    broken = saved.with_name("broken.npz")
+    broken.write_bytes(damage(saved))
+    with pytest.raises(ValueError) as caught:
+        FixedPoints.load(broken)
+    message = str(caught.value)
+    assert message.startswith(f"{broken} ")
+    assert "allow_pickle" not in message
+
+
+def test_a_missing_file_is_still_file_not_found(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError):
+        FixedPoints.load(tmp_path / "absent.npz")
+
+
+def test_a_missing_field_is_named(saved) -> None:
+    broken = saved.with_name("broken.npz")
+    broken.write_bytes(_npz_without(saved, "eigenvalues"))
+    with pytest.raises(ValueError, match=r"lacks the field\(s\) \['eigenvalues'\]"):
+        FixedPoints.load(broken)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,6 +16,7 @@ from fhnrnn._paths import atomic_write_bytes
 __all__ = ["Cycles", "FixedPoints"]
 
 _FILE_FORMAT = 1
+_NPZ_MAGIC, _NPY_MAGIC = b"PK\x03\x04", b"\x93NUMPY"
 
 
 @dataclass(frozen=True, eq=False)
@@ -284,22 +286,74 @@ class FixedPoints:
         -------
         FixedPoints or Cycles
             The class recorded in the file (which must be ``cls`` or a subclass of it).
+
+        Raises
+        ------
+        FileNotFoundError
+            If there is no such file.
+        ValueError
+            If the file is not an intact ``.npz`` archive written by :meth:`save` (empty,
+            truncated, another format, a field missing or of the wrong shape), named with
+            what is wrong. Nothing in the file is ever unpickled.
         """
-        with np.load(Path(path), allow_pickle=False) as data:
-            if "kind" not in data.files or "format" not in data.files:
-                raise ValueError(f"{path} was not written by FixedPoints.save")
-            kind, version = str(data["kind"]), int(data["format"])
-            target = _RESULT_CLASSES.get(kind)
-            if target is None or not issubclass(target, cls):
-                raise ValueError(f"{path} holds {kind!r}, not {cls.__name__}")
-            if version != _FILE_FORMAT:
-                raise ValueError(f"{path} has file format {version}, expected {_FILE_FORMAT}")
-            values: dict[str, Any] = {
-                name: data[name] for name in (*target._POINT_FIELDS, *target._SEARCH_ARRAYS)
-            }
-            for name, convert in target._SEARCH_SCALARS.items():
-                values[name] = convert(data[name].item())
-        return target(**values)
+        path = Path(path)
+        arrays = _read_archive(path)
+        target = _result_class(arrays, path, cls)
+        names = (*target._POINT_FIELDS, *target._SEARCH_ARRAYS, *target._SEARCH_SCALARS)
+        missing = [name for name in names if name not in arrays]
+        if missing:
+            raise ValueError(f"{path} lacks the field(s) {missing} that FixedPoints.save writes")
+        try:
+            return target._from_arrays(arrays)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"{path} holds a field that FixedPoints.save does not write: {error}"
+            ) from error
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict[str, np.ndarray]) -> FixedPoints:
+        """The result held by the arrays of a saved file, every field present."""
+        values: dict[str, Any] = {
+            name: arrays[name] for name in (*cls._POINT_FIELDS, *cls._SEARCH_ARRAYS)
+        }
+        for name, convert in cls._SEARCH_SCALARS.items():
+            values[name] = convert(arrays[name].item())
+        return cls(**values)
+
+
+def _read_archive(path: Path) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` file at ``path``, read without pickle, or a ValueError."""
+    with open(path, "rb") as handle:
+        head = handle.read(len(_NPY_MAGIC))
+    if not head.startswith(_NPZ_MAGIC):
+        found = {b"": "is empty", _NPY_MAGIC: "is an .npy array, not an .npz archive"}
+        what = found.get(head, f"does not start as an .npz archive does ({head[:4]!r})")
+        raise ValueError(f"{path} is not a FixedPoints file: it {what}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+        reason = (
+            "it holds Python objects, which are never unpickled"
+            if "pickle" in str(error)
+            else error
+        )
+        raise ValueError(
+            f"{path} cannot be read as an .npz archive of arrays ({reason})"
+        ) from error
+
+
+def _result_class(arrays: dict[str, np.ndarray], path: Path, cls: type) -> type[FixedPoints]:
+    """The class recorded in a saved file, checked against ``cls`` and the file format."""
+    if "kind" not in arrays or "format" not in arrays:
+        raise ValueError(f"{path} was not written by FixedPoints.save (no kind or format)")
+    kind, version = str(arrays["kind"]), str(arrays["format"])
+    target = _RESULT_CLASSES.get(kind)
+    if target is None or not issubclass(target, cls):
+        raise ValueError(f"{path} holds {kind!r}, not {cls.__name__}")
+    if version != str(_FILE_FORMAT):
+        raise ValueError(f"{path} has file format {version}, expected {_FILE_FORMAT}")
+    return target
 
 
 @dataclass(frozen=True, eq=False)
