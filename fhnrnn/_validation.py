@@ -88,7 +88,7 @@ def real_tensor(value: Any, name: str, dtype: torch.dtype, device: torch.device)
         if value.is_complex() or value.dtype == torch.bool:
             raise ValueError(f"{name} must be real numbers, got a tensor of {value.dtype}")
         return value.detach().to(device=device, dtype=dtype).clone()
-    array = np.ascontiguousarray(_real_numbers(value, name))
+    array = _real_numbers(value, name).copy(order="C")
     return torch.from_numpy(array).to(device=device, dtype=dtype)
 
 
