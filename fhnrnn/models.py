@@ -607,25 +607,23 @@ class _RecurrentModuleAdapter(RNNCell):
 
     module_type: type[nn.RNNBase]
     _map: Callable[[Any, Tensor, Tensor], Tensor]
+    _name: str  # attribute of the wrapped module, the prefix of its state_dict keys
 
-    def __init__(self, module: nn.RNNBase, readout: nn.Linear, name: str) -> None:
-        """Check the wrapped module (argument ``name``) and read-out; set the sizes.
-
-        The subclass then registers the two modules and, where the state is not h alone,
-        corrects ``state_size``.
-        """
+    def __init__(self, module: nn.RNNBase, readout: nn.Linear) -> None:
         super().__init__()
-        _check_recurrent_module(module, self.module_type, name)
+        _check_recurrent_module(module, self.module_type, "module")
         _check_readout(readout, module.hidden_size)
+        setattr(self, self._name, module)
+        self.output_layer = readout
         self.input_size = module.input_size
         self.hidden_size = module.hidden_size
         self.state_size = module.hidden_size
         self.output_size = readout.out_features
 
     @property
-    @abc.abstractmethod
     def recurrent_module(self) -> nn.RNNBase:
         """The wrapped :class:`torch.nn.RNN`, :class:`torch.nn.GRU` or :class:`torch.nn.LSTM`."""
+        return getattr(self, self._name)
 
     def _step(self, x: Tensor, u: Tensor) -> Tensor:
         return self._map(self.recurrent_module, x, u)
@@ -675,28 +673,17 @@ class RNNAdapter(_RecurrentModuleAdapter):
 
     Parameters
     ----------
-    rnn : torch.nn.RNN
+    module : torch.nn.RNN
         Single-layer, unidirectional RNN; input size m, hidden size H (= d).
     readout : torch.nn.Linear
         Read-out with ``in_features == H``; p = ``out_features``.
     """
 
-    def __init__(self, rnn: nn.RNN, readout: nn.Linear) -> None:
-        super().__init__(rnn, readout, "rnn")
-        self.rnn = rnn
-        self.output_layer = readout
-
-    module_type = nn.RNN
-    _map = staticmethod(_rnn_map)
-
-    @property
-    def recurrent_module(self) -> nn.RNN:
-        """The wrapped RNN."""
-        return self.rnn
+    module_type, _name, _map = nn.RNN, "rnn", staticmethod(_rnn_map)
 
     def config(self) -> dict[str, Any]:
         """Sizes, bias flags and the nonlinearity (JSON-serialisable)."""
-        return {**super().config(), "nonlinearity": self.rnn.nonlinearity}
+        return {**super().config(), "nonlinearity": self.recurrent_module.nonlinearity}
 
 
 class GRUAdapter(_RecurrentModuleAdapter):
@@ -716,24 +703,13 @@ class GRUAdapter(_RecurrentModuleAdapter):
 
     Parameters
     ----------
-    gru : torch.nn.GRU
+    module : torch.nn.GRU
         Single-layer, unidirectional GRU; input size m, hidden size H (= d).
     readout : torch.nn.Linear
         Read-out with ``in_features == H``; p = ``out_features``.
     """
 
-    def __init__(self, gru: nn.GRU, readout: nn.Linear) -> None:
-        super().__init__(gru, readout, "gru")
-        self.gru = gru
-        self.output_layer = readout
-
-    module_type = nn.GRU
-    _map = staticmethod(_gru_map)
-
-    @property
-    def recurrent_module(self) -> nn.GRU:
-        """The wrapped GRU."""
-        return self.gru
+    module_type, _name, _map = nn.GRU, "gru", staticmethod(_gru_map)
 
 
 class LSTMAdapter(_RecurrentModuleAdapter):
@@ -750,25 +726,17 @@ class LSTMAdapter(_RecurrentModuleAdapter):
 
     Parameters
     ----------
-    lstm : torch.nn.LSTM
+    module : torch.nn.LSTM
         Single-layer, unidirectional LSTM without projection; input size m, hidden size H.
     readout : torch.nn.Linear
         Read-out of h with ``in_features == H``; p = ``out_features``.
     """
 
-    def __init__(self, lstm: nn.LSTM, readout: nn.Linear) -> None:
-        super().__init__(lstm, readout, "lstm")
-        self.lstm = lstm
-        self.output_layer = readout
-        self.state_size = 2 * lstm.hidden_size
+    module_type, _name, _map = nn.LSTM, "lstm", staticmethod(_lstm_map)
 
-    module_type = nn.LSTM
-    _map = staticmethod(_lstm_map)
-
-    @property
-    def recurrent_module(self) -> nn.LSTM:
-        """The wrapped LSTM (the state size is 2H)."""
-        return self.lstm
+    def __init__(self, module: nn.LSTM, readout: nn.Linear) -> None:
+        super().__init__(module, readout)
+        self.state_size = 2 * module.hidden_size
 
     def split_state(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Split states ``[h, c]`` into their parts.
