@@ -105,8 +105,11 @@ class Map:
         return self.chunk
 
     def check(self, x: Tensor, u: Tensor) -> None:
-        """Evaluate F at every start; raise ValueError on an error, wrong shape or NaN, on a
-        step that writes into its arguments or one that autograd cannot differentiate."""
+        """Evaluate F at every start; raise ValueError on an error, wrong shape or NaN.
+
+        Also refuse a step that writes into its arguments, or one whose output autograd cannot
+        follow back to x (its Jacobians would come out zero).
+        """
         for rows in torch.arange(x.shape[0], device=self.device).split(self.chunk * 16):
             self._checked_call(x[rows], u[rows], first_row=int(rows[0]))
         self._check_differentiable(x[:_GRADIENT_CHECK_ROWS], u[:_GRADIENT_CHECK_ROWS])
