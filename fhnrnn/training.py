@@ -48,7 +48,7 @@ from torch import Tensor
 from fhnrnn._paths import cache_dir
 from fhnrnn._progress import progress_bar
 from fhnrnn._store import EntryError, load_state, read_manifest, read_tensors, write_entry
-from fhnrnn._validation import finite_positive, non_negative_int, positive_int
+from fhnrnn._validation import finite_positive, non_negative_int, positive_int, real_tensor
 from fhnrnn.models import RNNCell
 
 __all__ = [
@@ -115,18 +115,17 @@ class _Data:
 
 
 def _as_tensor(value: Any, name: str, reference: Tensor) -> Tensor:
-    try:
-        tensor = torch.as_tensor(value).detach()
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise ValueError(f"{name} must be array-like, got {type(value).__name__}") from error
-    if tensor.dtype == torch.bool:
-        return tensor.to(device=reference.device)
-    if not (tensor.is_floating_point() or tensor.dtype in (torch.int32, torch.int64)):
-        raise ValueError(f"{name} must hold real numbers, got dtype {tensor.dtype}")
-    tensor = tensor.to(device=reference.device, dtype=reference.dtype)
+    """``value`` as finite real numbers in the reference's dtype and device (any strides)."""
+    tensor = real_tensor(value, name, reference.dtype, reference.device)
     if not torch.isfinite(tensor).all():
         raise ValueError(f"{name} must be finite (it holds NaN or infinity)")
     return tensor
+
+
+def _is_boolean(value: Any) -> bool:
+    if isinstance(value, Tensor):
+        return value.dtype == torch.bool
+    return np.asarray(value).dtype == np.bool_
 
 
 def _check_data(model: RNNCell, inputs: Any, targets: Any, x0: Any, mask: Any) -> _Data:
@@ -140,6 +139,10 @@ def _check_data(model: RNNCell, inputs: Any, targets: Any, x0: Any, mask: Any) -
         raise ValueError(
             f"inputs must have shape (B, T, m) with m = {model.input_size} and T >= 1, "
             f"got {tuple(inputs.shape)}"
+        )
+    if inputs.shape[0] < 1:
+        raise ValueError(
+            f"inputs must hold at least one sequence (B >= 1), got {tuple(inputs.shape)}"
         )
     batch, steps = inputs.shape[:2]
     if targets.shape != (batch, steps, model.output_size):
@@ -174,7 +177,9 @@ def _check_mask(
 ) -> Tensor | None:
     if mask is None:
         return None
-    mask = _as_tensor(mask, "mask", reference).to(reference.dtype)
+    if _is_boolean(mask):  # a boolean mask is a 0/1 weight
+        mask = mask.double() if isinstance(mask, Tensor) else np.asarray(mask, dtype=np.float64)
+    mask = _as_tensor(mask, "mask", reference)
     if mask.ndim == 2:
         mask = mask[..., None]
     if mask.ndim != 3 or mask.shape[:2] != (batch, steps) or mask.shape[2] not in (1, outputs):

@@ -654,3 +654,30 @@ def test_optimiser_options_enter_the_cache_key_and_defaults_keep_it() -> None:
     assert len({plain.key, penalised.key, quasi_newton.key}) == 3
     _, again = train(optimizer="lbfgs", lr=1.0, clip=None)
     assert again.from_cache and same_weights(again.model, quasi_newton.model)
+
+
+def test_reversed_numpy_arrays_are_read_as_they_are() -> None:
+    inputs, targets = (tensor.numpy() for tensor in problem())
+    reversed_inputs, reversed_targets = inputs[::-1], targets[::-1]
+    assert reversed_inputs.strides[0] < 0
+    expected = evaluate(model(), np.ascontiguousarray(reversed_inputs), reversed_targets.copy())
+    np.testing.assert_array_equal(evaluate(model(), reversed_inputs, reversed_targets), expected)
+    result = fit(model(), reversed_inputs, reversed_targets, seed=0, max_epochs=2,
+                 target_loss=0.0, cache=False, progress=False)
+    assert len(result.history) == 2
+
+
+def test_boolean_targets_are_refused_but_a_boolean_mask_is_a_weight() -> None:
+    inputs, targets = problem()
+    with pytest.raises(ValueError, match="targets must be real numbers"):
+        evaluate(model(), inputs, targets > 0)
+    mask = torch.ones(B, T, dtype=torch.bool)
+    np.testing.assert_allclose(evaluate(model(), inputs, targets, mask=mask),
+                               evaluate(model(), inputs, targets), rtol=1e-6)
+
+
+def test_an_empty_batch_names_the_inputs() -> None:
+    inputs, targets = problem()
+    with pytest.raises(ValueError, match=r"inputs must hold at least one sequence \(B >= 1\)"):
+        fit(model(), inputs[:0], targets[:0], seed=0, max_epochs=1, target_loss=0.0,
+            cache=False, progress=False)
