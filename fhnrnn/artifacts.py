@@ -49,12 +49,14 @@ __all__ = [
     "ARTIFACT_FORMAT",
     "ArtifactWarning",
     "artifacts_dir",
+    "load_results",
     "manifests",
     "obtain",
     "recipe_key",
     "refreshing",
     "retraining",
     "ship",
+    "ship_results",
     "trained",
     "training_environment",
 ]
@@ -269,6 +271,49 @@ def ship(
         **training_environment(int(recipe["threads"])),
     }
     return write_entry(artifacts_dir(), name, tensors, manifest)
+
+
+def load_results(name: str, key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    """Shipped arrays ``name`` (e.g. a fixed-point set) when their manifest carries ``key``.
+
+    Returns ``(tensors, manifest)``, or None (with an :class:`ArtifactWarning` saying why)
+    when they are missing, made from other inputs, or fail their checksum; None without a
+    warning under ``FHNRNN_RETRAIN=1``.
+    """
+    if retraining():
+        return None
+    folder = artifacts_dir()
+    try:
+        manifest = read_manifest(folder, name)
+        if manifest is None:
+            raise EntryError(f"no shipped results {name!r} in {folder}")
+        if manifest.get("key") != key or manifest.get("format") != ARTIFACT_FORMAT:
+            raise EntryError(
+                f"{folder / name}.json was computed from other inputs (its key differs)"
+            )
+        return read_tensors(folder, name, manifest), manifest
+    except EntryError as error:
+        warnings.warn(f"{error}; computing them anew", ArtifactWarning, stacklevel=2)
+        return None
+
+
+def ship_results(
+    name: str, key: str, tensors: Mapping[str, torch.Tensor], fields: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Write computed arrays into the artifacts folder, only under ``FHNRNN_REFRESH_ARTIFACTS=1``.
+
+    Returns the manifest written (``fields`` plus the key, format and environment), or None.
+    """
+    if not refreshing():
+        return None
+    manifest = {
+        "format": ARTIFACT_FORMAT,
+        "name": name,
+        "key": key,
+        **fields,
+        **training_environment(torch.get_num_threads()),
+    }
+    return write_entry(artifacts_dir(), name, dict(tensors), manifest)
 
 
 def training_environment(threads: int) -> dict[str, Any]:

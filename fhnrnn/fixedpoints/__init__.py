@@ -41,6 +41,7 @@ from fhnrnn.fixedpoints.search import (
     find_fixed_points,
     find_fixed_points_at_inputs,
     jacobians,
+    linearise,
     sample_states,
 )
 
@@ -54,5 +55,6 @@ __all__ = [
     "find_fixed_points_along",
     "find_fixed_points_at_inputs",
     "jacobians",
+    "linearise",
     "sample_states",
 ]

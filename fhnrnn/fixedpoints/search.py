@@ -225,10 +225,44 @@ def jacobians(
     jacobian_input : ndarray, shape (N, d, m)
         ``dF/du``.
     """
+    problem, states, inputs = _checked_map(step, x, u, device, dtype)
+    jac_x, jac_u = all_jacobians(problem, states, inputs)
+    return to_numpy(jac_x), to_numpy(jac_u)
+
+
+def linearise(
+    step: Any,
+    x: Any,
+    u: Any = None,
+    *,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> dict[str, np.ndarray]:
+    """Jacobians and eigen-decompositions at given states, as a search characterises its points.
+
+    Parameters
+    ----------
+    step, x, u, device, dtype
+        As in :func:`jacobians`.
+
+    Returns
+    -------
+    dict
+        ``jacobian`` (N, d, d), ``jacobian_input`` (N, d, m), ``eigenvalues`` (N, d) sorted by
+        modulus, largest first, and ``eigenvectors`` (N, d, d): the per-point fields of
+        :class:`~fhnrnn.fixedpoints.FixedPoints` other than ``xstar``, ``u`` and ``q``.
+    """
+    problem, states, inputs = _checked_map(step, x, u, device, dtype)
+    return characterise(problem, states, inputs)
+
+
+def _checked_map(
+    step: Any, x: Any, u: Any, device: str | torch.device | None, dtype: torch.dtype
+) -> tuple[Map, Tensor, Tensor]:
+    """The map of ``step`` with the checked states and inputs, for evaluations at given points."""
     fn, states, inputs, work_device = prepare(
         step, x, u, device=device, dtype=dtype, noise_scale=0.0, seed=0
     )
     problem = Map(fn, dtype, work_device, states.shape[1])
     problem.check(states, inputs)
-    jac_x, jac_u = all_jacobians(problem, states, inputs)
-    return to_numpy(jac_x), to_numpy(jac_u)
+    return problem, states, inputs

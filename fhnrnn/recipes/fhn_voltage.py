@@ -22,29 +22,22 @@ from (v, w) = (0, 0)). What makes a 1670-layer-deep unrolled ReLU network traina
 
 from __future__ import annotations
 
-import hashlib
-import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from fhnrnn._paths import cache_dir
-from fhnrnn.analysis import fixed_points_by_input
 from fhnrnn.artifacts import obtain, recipe_key
-from fhnrnn.fixedpoints import FixedPoints
 from fhnrnn.models import GRUAdapter, PaperRNN, RNNCell, fold_normalisation
 from fhnrnn.tasks import FHNVoltageTask, fhn_grid, fhn_voltage
 from fhnrnn.training import FitResult, evaluate, fit
 
 __all__ = [
-    "FIXED_POINT_SEARCH",
     "GRU_RECIPE",
     "RECIPE",
     "FHNRNNRun",
     "fhn_rnn_artifact_keys",
-    "fhn_rnn_fixed_points",
     "train_fhn_rnn",
 ]
 
@@ -70,9 +63,6 @@ QUICK_CHANGES = {"n_currents": 11, "updates": 30, "hidden_size": 64}
 GRU_RECIPE = {**RECIPE, "hidden_size": 64, "lr": 3e-3, "updates": 4000}
 GRU_QUICK_CHANGES = {"n_currents": 11, "updates": 30, "hidden_size": 16}
 _RECIPES = {"paper": (RECIPE, QUICK_CHANGES), "gru": (GRU_RECIPE, GRU_QUICK_CHANGES)}
-# Part of the fixed-point cache key: raise it when a change to the engine changes its results.
-SEARCH_VERSION = 2
-FIXED_POINT_SEARCH = {"n_per_input": 24, "n_steps": 334, "max_halvings": 6, "tol_unique": 1e-3}
 
 
 @dataclass(frozen=True)
@@ -95,6 +85,11 @@ class FHNRNNRun:
         ``(u_mean, u_std, y_mean, y_std)`` used in training.
     train_mse, held_out_mse : float
         Mean squared error of ``model`` in raw voltage units, over all conditions and steps.
+    name : str or None
+        The shipped network's name (``fhn-<cell>-seed<seed>``); None for a quick run.
+    key : str
+        What identifies the network: the recipe key (:func:`fhnrnn.artifacts.recipe_key`),
+        or the training key for a quick run.
     """
 
     model: RNNCell
@@ -104,6 +99,8 @@ class FHNRNNRun:
     normalisation: tuple[float, float, float, float]
     train_mse: float
     held_out_mse: float
+    name: str | None
+    key: str
 
 
 def train_fhn_rnn(
@@ -169,10 +166,11 @@ def train_fhn_rnn(
         folded = fold_normalisation(result.model, *normalisation)
         return {"train_mse": _mse(folded, train), "held_out_mse": _mse(folded, held_out)}
 
-    if quick:
+    name = None if quick else f"fhn-{cell}-seed{seed}"
+    if name is None:
         result = train_model()
     else:
-        result = obtain(f"fhn-{cell}-seed{seed}", model, recipe, seed, train_model, errors)
+        result = obtain(name, model, recipe, seed, train_model, errors)
     folded = fold_normalisation(result.model, *normalisation)
     return FHNRNNRun(
         model=folded,
@@ -182,6 +180,8 @@ def train_fhn_rnn(
         normalisation=normalisation,
         train_mse=_mse(folded, train),
         held_out_mse=_mse(folded, held_out),
+        name=name,
+        key=result.key if name is None else recipe_key(name, recipe, type(model), seed),
     )
 
 
@@ -215,50 +215,3 @@ def _mse(model: RNNCell, task: FHNVoltageTask) -> float:
     """Mean squared error over all conditions and steps (conditions have equal length)."""
     with torch.no_grad():
         return float(np.mean(evaluate(model, task.inputs, task.targets)))
-
-
-def fhn_rnn_fixed_points(
-    run: FHNRNNRun, currents: np.ndarray, *, cache: bool = True, progress: bool = True
-) -> FixedPoints:
-    """Fixed points of the trained network with the input held at each current.
-
-    The search (:func:`fhnrnn.analysis.fixed_points_by_input` with the settings in
-    ``FIXED_POINT_SEARCH``: Newton from 24 states along the trajectory at each current, then
-    every point found followed along the currents both ways) runs on the folded float64
-    model, so the points live in the space of raw currents. The result is cached next to the
-    trained weights, keyed by the training key, the currents and the search settings; an
-    unreadable entry is searched again.
-
-    Parameters
-    ----------
-    run : FHNRNNRun
-        Output of :func:`train_fhn_rnn`.
-    currents : ndarray, shape (K,)
-        Currents, in increasing order (the continuation follows them).
-    cache : bool
-        Load a cached result when present and store a new one.
-    progress : bool
-        Show a progress bar over the continuation.
-
-    Returns
-    -------
-    FixedPoints
-        ``u[:, 0]`` is the current of each point.
-    """
-    values = np.asarray(currents, dtype=np.float64)
-    if values.ndim != 1 or values.size < 1 or not np.all(np.diff(values) > 0):
-        raise ValueError(f"currents must be a 1-D increasing array, got {currents!r}")
-    digest = hashlib.sha256(run.fit.key.encode())
-    digest.update(values.tobytes())
-    digest.update(repr((SEARCH_VERSION, sorted(FIXED_POINT_SEARCH.items()))).encode())
-    path = cache_dir() / "fixedpoints" / f"{digest.hexdigest()}.npz"
-    if cache and path.is_file():
-        try:
-            return FixedPoints.load(path)
-        except Exception as error:  # an unreadable cache entry means: search again
-            warnings.warn(f"ignoring unusable cache entry {path.name}: {error}", stacklevel=2)
-    points = fixed_points_by_input(run.model, values, progress=progress, **FIXED_POINT_SEARCH)
-    if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        points.save(path, overwrite=True)
-    return points
