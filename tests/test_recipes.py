@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
+from fhnrnn.artifacts import ArtifactWarning
 from fhnrnn.models import GRUAdapter, PaperRNN
 from fhnrnn.recipes import fhn_rnn_fixed_points, train_fhn_rnn
 
@@ -48,3 +51,27 @@ def test_bad_arguments_are_named():
         train_fhn_rnn(quick=True, cell="lstm")
     with pytest.raises(ValueError, match="currents"):
         fhn_rnn_fixed_points(None, np.array([1.0, 0.5]))
+
+
+def test_shipped_fixed_points_load_with_their_jacobians_recomputed(
+    private_cache, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("FHNRNN_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    run = dataclasses.replace(train_fhn_rnn(quick=True, progress=False), name="net")
+    currents = np.linspace(0.4, 1.4, 6)
+    monkeypatch.setenv("FHNRNN_REFRESH_ARTIFACTS", "1")
+    with pytest.warns(ArtifactWarning, match="no shipped results 'net-fixedpoints'"):
+        searched = fhn_rnn_fixed_points(run, currents, cache=False, progress=False)
+    monkeypatch.delenv("FHNRNN_REFRESH_ARTIFACTS")
+    assert sorted(p.name for p in (tmp_path / "artifacts").iterdir()) == [
+        "net-fixedpoints.json",
+        "net-fixedpoints.safetensors",
+    ]
+    shipped = fhn_rnn_fixed_points(run, currents, cache=False, progress=False)
+    np.testing.assert_array_equal(shipped.xstar, searched.xstar)
+    np.testing.assert_allclose(shipped.eigenvalues, searched.eigenvalues, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(shipped.jacobian, searched.jacobian, rtol=1e-9, atol=1e-12)
+    assert (shipped.n_started, shipped.n_converged) == (searched.n_started, searched.n_converged)
+    np.testing.assert_array_equal(shipped.failed_index, searched.failed_index)
+    with pytest.warns(ArtifactWarning, match="computed from other inputs"):
+        fhn_rnn_fixed_points(run, currents[:-1], cache=False, progress=False)
