@@ -33,6 +33,7 @@ models ``_dense`` and ``_krylov``, driven by ``_solve``) and the merging of dupl
 (``_unique``).
 """
 
+from fhnrnn.fixedpoints.branch import Bifurcation, Branch, continue_branch
 from fhnrnn.fixedpoints.continuation import find_fixed_points_along
 from fhnrnn.fixedpoints.cycles import find_cycles
 from fhnrnn.fixedpoints.options import SearchOptions, Status
@@ -45,10 +46,13 @@ from fhnrnn.fixedpoints.search import (
 )
 
 __all__ = [
+    "Bifurcation",
+    "Branch",
     "Cycles",
     "FixedPoints",
     "SearchOptions",
     "Status",
+    "continue_branch",
     "find_cycles",
     "find_fixed_points",
     "find_fixed_points_along",
