@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from fhnrnn.fhn import FHN
 from fhnrnn.fixedpoints import continue_branch
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -104,3 +105,19 @@ def test_bad_arguments_name_what_is_wrong(arguments, match):
     call = {"x0": [-1.3], "u_start": -1.0, "u_stop": 1.0, **arguments}
     with pytest.raises(ValueError, match=match):
         continue_branch(cubic, call.pop("x0"), call.pop("u_start"), call.pop("u_stop"), **call)
+
+
+def test_euler_fhn_map_has_neimark_sacker_points_where_its_closed_form_says():
+    fhn, dt = FHN(), 0.1
+
+    def euler(state, current):
+        v, w = state[:, :1], state[:, 1:]
+        rate = torch.cat([v - v**3 / 3 - w + current, (v + fhn.a - fhn.b * w) / fhn.tau], dim=1)
+        return state + dt * rate
+
+    branch = continue_branch(euler, np.array(fhn.fixed_point(0.0)), 0.0, 1.75)
+    kinds = [event.kind for event in branch.bifurcations]
+    assert kinds == ["neimark-sacker", "neimark-sacker"]
+    located = [event.u for event in branch.bifurcations]
+    np.testing.assert_allclose(located, fhn.euler_hopf_points(dt), atol=LOCATED)
+    np.testing.assert_allclose(branch.xstar[:, 0], fhn.fixed_point(branch.u)[0], atol=1e-10)
