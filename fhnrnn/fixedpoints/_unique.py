@@ -73,3 +73,22 @@ def _near(
         .amin(dim=2)
     )
     return (distance <= tol) & (key_groups[:, None] == member_groups[None, :])
+
+
+def merge_targets(x: Tensor, groups: Tensor, q: Tensor, tol: float) -> Tensor:
+    """For each point (n, d), the index of the point it merges into (itself when kept).
+
+    The kept points are those of :func:`unique_indices`; every other point lies within
+    ``tol`` of a kept point of its group with lower q, and merges into the nearest such.
+    """
+    n = x.shape[0]
+    kept = unique_indices(x[:, None, :], groups, q, tol)
+    target = torch.arange(n, device=x.device)
+    is_kept = torch.zeros(n, dtype=torch.bool, device=x.device)
+    is_kept[kept] = True
+    followers = (~is_kept).nonzero().squeeze(1)
+    if followers.numel():
+        distance = torch.cdist(x[followers], x[kept], compute_mode="donot_use_mm_for_euclid_dist")
+        other_group = groups[followers][:, None] != groups[kept][None, :]
+        target[followers] = kept[distance.masked_fill(other_group, torch.inf).argmin(dim=1)]
+    return target
