@@ -943,12 +943,12 @@ def test_status_codes_carry_their_messages():
     assert "diverged" in Status.FAILED.message and "tol_q" in Status.CONVERGED.message
 
 
-@pytest.mark.parametrize("solver", ["dense", "krylov"])
-def test_merging_starts_finds_the_same_points_with_fewer_polished(solver):
+@pytest.mark.parametrize(("solver", "inexact"), [("dense", False), ("krylov", True)])
+def test_merging_starts_finds_the_same_points_with_fewer_polished(solver, inexact):
     expected = relu_fixed_points_by_regions()
     grid = np.stack(np.meshgrid(*[np.linspace(-1, 3, 6)] * 3), axis=-1).reshape(-1, 3)
     fps = find_fixed_points(relu_map, grid, None, linear_solver=solver, merge_starts=True,
-                            **quiet())
+                            inexact=inexact, **quiet())
     assert fps.n_unique == len(expected)
     for point, _, _ in expected:
         assert np.linalg.norm(fps.xstar - point, axis=1).min() < 1e-13

@@ -73,7 +73,9 @@ def newton_phase(
         iterations = iteration
         for rows in working.split(problem.newton_chunk):
             polishing = status[rows] == Status.POLISHING
-            step = _newton_step(problem, x[rows], u[rows], mu[rows], polishing)
+            step = _newton_step(
+                problem, x[rows], u[rows], mu[rows], polishing, settings.inexact
+            )
             x[rows], mu[rows], q[rows] = step.x, step.mu, step.q
             status[rows], q_reference[rows], age[rows] = _next_status(
                 status[rows], step, q_reference[rows], age[rows], settings.tol_q
@@ -118,10 +120,12 @@ class _Step:
     mu: Tensor  # (c,) new damping
 
 
-def _linear_model(problem: Map, x: Tensor, u: Tensor) -> DenseModel | KrylovModel:
+def _linear_model(
+    problem: Map, x: Tensor, u: Tensor, inexact: bool
+) -> DenseModel | KrylovModel:
     if problem.solver == "krylov":
         try:
-            return KrylovModel(problem, x, u)
+            return KrylovModel(problem, x, u, inexact)
         except Exception as err:  # double backward is missing for some ops
             problem.solver = "dense"
             warnings.warn(
@@ -140,14 +144,16 @@ def _rounding_floor(x: Tensor, fx: Tensor) -> Tensor:
     return 0.5 * x.shape[1] * unit * unit
 
 
-def _newton_step(problem: Map, x: Tensor, u: Tensor, mu: Tensor, polishing: Tensor) -> _Step:
+def _newton_step(
+    problem: Map, x: Tensor, u: Tensor, mu: Tensor, polishing: Tensor, inexact: bool
+) -> _Step:
     """One iteration for a chunk of points: Newton (+ chord steps), else Levenberg-Marquardt.
 
     With dense Jacobians, an accepted Newton step is followed by up to ``_CHORD_STEPS``
     chord steps that reuse the factorisation (one evaluation of F each) while each divides q
     by ten: this usually finishes the polishing without another Jacobian.
     """
-    model = _linear_model(problem, x, u)
+    model = _linear_model(problem, x, u, inexact)
     q = half_squared_norm(model.r)
     delta = model.newton_step()
     solved = torch.isfinite(delta).all(dim=1)

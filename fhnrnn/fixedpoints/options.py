@@ -87,6 +87,10 @@ class SearchOptions:
         that start's final state, so each point is driven and polished once. Saves most of
         the work when many starts reach the same few points; a start merged by mistake
         (two points closer than ``tol_unique``) is lost.
+    inexact : bool
+        Krylov solver only: solve each Newton system to the relative residual
+        ``min(0.1, sqrt(||r||))`` instead of 1e-13 (inexact Newton), so that the iterations
+        far from a fixed point take a few Jacobian-vector products instead of up to 100.
 
     Raises
     ------
@@ -103,6 +107,7 @@ class SearchOptions:
     grad_clip: float = 1.0
     linear_solver: LinearSolver = "auto"
     merge_starts: bool = False
+    inexact: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in _DEFAULT_ITERATIONS:
@@ -111,8 +116,9 @@ class SearchOptions:
             raise ValueError(
                 f"linear_solver must be 'auto', 'dense' or 'krylov', got {self.linear_solver!r}"
             )
-        if not isinstance(self.merge_starts, bool):
-            raise ValueError(f"merge_starts must be True or False, got {self.merge_starts!r}")
+        for name in ("merge_starts", "inexact"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         checked = {
             "tol_q": finite_positive(self.tol_q, "tol_q"),
             "tol_unique": finite_positive(self.tol_unique, "tol_unique", allow_zero=True),
