@@ -121,3 +121,15 @@ def test_euler_fhn_map_has_neimark_sacker_points_where_its_closed_form_says():
     located = [event.u for event in branch.bifurcations]
     np.testing.assert_allclose(located, fhn.euler_hopf_points(dt), atol=LOCATED)
     np.testing.assert_allclose(branch.xstar[:, 0], fhn.fixed_point(branch.u)[0], atol=1e-10)
+
+
+def test_a_piecewise_linear_fold_is_turned():
+    def vee(x, u):  # fixed points u = |x| - 1: a kink at x = 0 where the branch turns
+        return x + H * (u + 1 - torch.abs(x))
+
+    branch = continue_branch(vee, [-1.5], 0.5, -2.0)
+    (fold,) = branch.bifurcations
+    assert fold.kind == "fold" and fold.u == pytest.approx(-1.0, abs=LOCATED)
+    assert branch.xstar[-1, 0] == pytest.approx(1.5, abs=1e-10)
+    assert branch.u[-1] == pytest.approx(0.5, abs=1e-12)
+    np.testing.assert_allclose(branch.u, np.abs(branch.xstar[:, 0]) - 1, atol=1e-10)

@@ -29,6 +29,7 @@ class CurvePoint:
     multipliers: np.ndarray  # (d,) complex eigenvalues of dF/dx, largest modulus first
     fold_sign: int  # sign of det(dF/dx - I): flips when a real multiplier crosses +1
     flip_sign: int  # sign of det(dF/dx + I): flips when a real multiplier crosses -1
+    orientation: int  # sign of det([DG; t]): constant along a regular branch
     iterations: int  # Newton iterations the correction took
 
     @property
@@ -99,13 +100,17 @@ class Curve:
                 return (y, iteration) if q < self.tol_q else None
         return None
 
-    def point(self, y: np.ndarray, previous: np.ndarray, iterations: int = 0) -> CurvePoint:
-        """The curve point at a corrected ``y``, its tangent oriented like ``previous``."""
+    def point(
+        self, y: np.ndarray, previous: np.ndarray, orientation: int = 0, iterations: int = 0
+    ) -> CurvePoint:
+        """The curve point at a corrected ``y`` and its tangent.
+
+        The tangent is oriented so that ``det([DG; t])`` has the sign ``orientation`` (that
+        of the branch so far, constant along a regular branch), or, when ``orientation`` is 0
+        (the first point), so that ``t . previous > 0``.
+        """
         _, dg, jac = self.linearise(y)
-        rhs = np.zeros(self.d + 1)
-        rhs[-1] = 1.0
-        tangent = np.linalg.solve(np.vstack([dg, previous]), rhs)
-        tangent /= np.linalg.norm(tangent)
+        tangent, sign = self.tangent(dg, previous, orientation)
         multipliers = np.linalg.eigvals(jac)
         order = np.argsort(-np.abs(multipliers), kind="stable")
         eye = np.eye(self.d)
@@ -115,5 +120,19 @@ class Curve:
             multipliers=multipliers[order].astype(np.complex128),
             fold_sign=int(np.linalg.slogdet(jac - eye)[0]),
             flip_sign=int(np.linalg.slogdet(jac + eye)[0]),
+            orientation=sign,
             iterations=iterations,
         )
+
+    def tangent(
+        self, dg: np.ndarray, previous: np.ndarray, orientation: int
+    ) -> tuple[np.ndarray, int]:
+        """The unit null vector of ``dg`` (d, d+1), oriented, and the sign of ``det([dg; t])``."""
+        rhs = np.zeros(self.d + 1)
+        rhs[-1] = 1.0
+        tangent = np.linalg.solve(np.vstack([dg, previous]), rhs)
+        tangent /= np.linalg.norm(tangent)
+        sign = int(np.linalg.slogdet(np.vstack([dg, tangent]))[0])
+        if orientation and sign != orientation:
+            return -tangent, -sign
+        return tangent, sign

@@ -4,6 +4,8 @@ Three test functions change at a codimension-one bifurcation of a fixed point of
 
 - ``sign det(dF/dx - I)`` flips when a real multiplier crosses +1 (a fold when the branch
   also turns, i.e. the u-component of the tangent changes sign; a branch point otherwise);
+  on a piecewise-linear map, where multipliers jump, two may cross +1 at once at a kink
+  where the branch turns: a sign change of the tangent's u-component alone is a fold too;
 - ``sign det(dF/dx + I)`` flips when a real multiplier crosses -1 (a flip);
 - the number of non-real multipliers outside the unit circle changes by two, together with
   the number of all multipliers outside it, when a complex pair crosses the circle
@@ -12,11 +14,14 @@ Three test functions change at a codimension-one bifurcation of a fixed point of
 
 Each change is located by bisection on the pseudo-arclength of the step, the point at each
 trial being corrected onto the curve, until the bracket is shorter than ``tol``; the input
-moves by at most that much across the bracket (the tangent has unit length).
+moves by at most that much across the bracket (the tangent has unit length). Where the
+correction fails (past a sharp kink of a piecewise-linear map), the kink is located where
+the straight pieces through the bracket's ends meet.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -38,6 +43,8 @@ def _events(a: CurvePoint, b: CurvePoint) -> list[tuple[str, Callable[[CurvePoin
     events: list[tuple[str, Callable[[CurvePoint], int]]] = []
     if a.fold_sign != b.fold_sign:
         events.append(("fold", lambda p: p.fold_sign))
+    elif np.sign(a.tangent[-1]) != np.sign(b.tangent[-1]):
+        events.append(("fold", lambda p: int(np.sign(p.tangent[-1]))))
     if a.flip_sign != b.flip_sign:
         events.append(("flip", lambda p: p.flip_sign))
     complex_change = b.n_complex_unstable - a.n_complex_unstable
@@ -73,11 +80,22 @@ def _bisect(
         fraction = (middle - lo[1]) / (hi[1] - lo[1])
         guess = lo[0].y + fraction * (hi[0].y - lo[0].y)
         corrected = curve.correct(guess, row, origin + middle)
-        if corrected is None:
-            break
-        trial = curve.point(corrected[0], a.tangent, corrected[1])
+        if corrected is None:  # past a sharp kink of a piecewise-linear map
+            return lo[0], dataclasses.replace(hi[0], y=_vertex(lo[0], hi[0]))
+        trial = curve.point(corrected[0], a.tangent, a.orientation, corrected[1])
         if key(trial) == side:
             lo = (trial, middle)
         else:
             hi = (trial, middle)
     return lo[0], hi[0]
+
+
+def _vertex(lo: CurvePoint, hi: CurvePoint) -> np.ndarray:
+    """Where the lines through ``lo`` and ``hi`` along their tangents meet (least squares).
+
+    On a piecewise-linear map the branch is straight within each region, so this is the kink
+    between the two regions, found without correcting onto hyperplanes that may miss it.
+    """
+    directions = np.stack([lo.tangent, -hi.tangent], axis=1)
+    (s, r), *_ = np.linalg.lstsq(directions, hi.y - lo.y, rcond=None)
+    return 0.5 * (lo.y + s * lo.tangent + hi.y + r * hi.tangent)

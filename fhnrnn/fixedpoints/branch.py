@@ -261,15 +261,13 @@ def _follow(
     ds, reason = steps.initial, f"max_steps ({steps.max_steps}) reached"
     while len(points) < steps.max_steps:
         a = points[-1]
-        predicted = a.y + ds * a.tangent
-        corrected = curve.correct(predicted, a.tangent, float(a.tangent @ predicted))
-        if corrected is None:
+        b = _step(curve, a, ds)
+        if b is None:
             ds *= _SHRINK
             if ds < steps.smallest:
                 reason = f"step size fell below min_step_size at u = {a.u:.6g}"
                 break
             continue
-        b = curve.point(corrected[0], a.tangent, corrected[1])
         leaving = not bounds[0] <= b.u <= bounds[1]
         if leaving:
             b = _land(curve, a, b, bounds) or b
@@ -278,9 +276,32 @@ def _follow(
         if leaving:
             reason = f"left the interval [{bounds[0]:g}, {bounds[1]:g}] at u = {b.u:.6g}"
             break
-        if corrected[1] <= _EASY:
+        if b.iterations <= _EASY:
             ds = min(ds * _GROW, steps.largest)
     return _branch(points, events, reason)
+
+
+def _step(curve: Curve, a: CurvePoint, ds: float) -> CurvePoint | None:
+    """The next branch point, ``ds`` along the tangent at ``a``; None when none is found.
+
+    When the corrector fails, the step may have crossed a kink of a piecewise-linear map (a
+    region boundary, where the tangent turns abruptly, by more than a right angle at a
+    fold): the tangent of the region at ``y + ds t``, oriented like the branch, is tried
+    once instead.
+    """
+    tangents = [a.tangent]
+    while tangents:
+        tangent = tangents.pop()
+        predicted = a.y + ds * tangent
+        corrected = curve.correct(predicted, tangent, float(tangent @ predicted))
+        if corrected is not None:
+            return curve.point(corrected[0], tangent, a.orientation, corrected[1])
+        if tangent is a.tangent:
+            _, dg, _ = curve.linearise(predicted)
+            beyond, _ = curve.tangent(dg, a.tangent, a.orientation)
+            if not np.allclose(beyond, a.tangent, rtol=0.0, atol=1e-12):
+                tangents.append(beyond)
+    return None
 
 
 def _land(
@@ -292,7 +313,9 @@ def _land(
     along_u = np.zeros_like(a.y)
     along_u[-1] = 1.0
     corrected = curve.correct(a.y + fraction * (b.y - a.y), along_u, edge)
-    return None if corrected is None else curve.point(corrected[0], a.tangent, corrected[1])
+    if corrected is None:
+        return None
+    return curve.point(corrected[0], a.tangent, a.orientation, corrected[1])
 
 
 def _branch(points: list[CurvePoint], events: list[tuple[int, Crossing]], reason: str) -> Branch:
