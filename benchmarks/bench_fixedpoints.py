@@ -1,41 +1,64 @@
-"""Fixed-point engine: default Newton method against the Adam baseline, on trained networks.
+"""Fixed-point engine against a FixedPointFinder-default baseline, on three trained networks.
 
-For each network the same starts (hidden states of the trained network plus noise) are
-searched three times in one run, all in float64 with ``tol_q = 1e-12``: the default
-(``method="newton"``, whose ``linear_solver="auto"`` picks dense Jacobians for d <= 128 and
-Krylov above), Newton with the other linear solver, and ``method="adam"`` (the gradient-only
-procedure of the original study and of FixedPointFinder). The table gives wall and CPU
-seconds, CPU time relative to the default, iterations, converged / started starts, unique
-fixed points and the largest q; below it, whether the unique sets match (every point of one
-within ``tol_unique`` of a point at the same input in the other) and how many starts only
-the other run converged.
+The baseline is Golub & Sussillo's FixedPointFinder (Torch) with its defaults, written out
+here since the package cannot be installed: Adam on ``q`` (learning rate 1.0) with a plateau
+schedule (factor 0.95, patience 2) on the mean q, ``tol_q = 1e-12``, ``tol_dq = 1e-20``,
+at most 5000 iterations, float32, all starts optimised jointly until every start meets a
+tolerance; then unique points (``q < tol_q``, merged within 1e-3) and their Jacobians and
+eigenvalues, as FixedPointFinder reports them.
 
-Networks (trained with :func:`fhnrnn.training.fit`, cached under the build folder):
+The engine runs in float64 with ``ENGINE``: ``merge_starts`` (starts that coincide are merged
+as they converge, and only one representative of each point is polished to the rounding
+floor), ``inexact`` Krylov solves, and 20 Adam warm-up steps at rate 0.1.
+On the deep ReLU network, where neither finds a point from trajectory starts at one current,
+the engine's time is that of its full set: Newton from 24 trajectory states at each of the
+41 training currents, then every point continued along the currents
+(:func:`fhnrnn.recipes.fhn_rnn_fixed_points`, uncached).
 
-* a 3-bit flip-flop :class:`~fhnrnn.models.TanhRNN` (64 units), searched at zero input;
-* the original study's :class:`~fhnrnn.models.PaperRNN` (256 units, 5 ReLU layers), trained
-  briefly on the FHN voltage task, searched with the input held at each training current.
+Networks:
 
-Run ``python benchmarks/bench_fixedpoints.py`` (``--quick`` for fewer starts and a smaller
-Adam budget). Timings depend on the machine and on its load.
+* a 3-bit flip-flop :class:`~fhnrnn.models.TanhRNN` (64 units), at zero input;
+* the sine-wave generator of notebook 02 (TanhRNN, 200 units), at its middle input level;
+* the study's :class:`~fhnrnn.models.PaperRNN` (256 units, 5 ReLU layers) from
+  :func:`fhnrnn.recipes.train_fhn_rnn`, at I = 1.0.
+
+Starts: 1024 hidden states of the network's own trajectories plus N(0, 0.5^2) noise, the same
+for both finders. Run ``python benchmarks/bench_fixedpoints.py`` (``make bench``;
+``--only NAME`` for one network, ``--device cuda`` on a GPU). Every network is trained once
+and cached; timings depend on the machine and its load.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
-from fhnrnn.fixedpoints import FixedPoints, find_fixed_points, sample_states
-from fhnrnn.models import PaperRNN, RNNCell, TanhRNN
-from fhnrnn.tasks import fhn_grid, fhn_voltage, flip_flop
+from fhnrnn.analysis import rollout_float64
+from fhnrnn.fixedpoints import (
+    FixedPoints,
+    SearchOptions,
+    find_fixed_points,
+    jacobians,
+    sample_states,
+)
+from fhnrnn.models import RNNCell, TanhRNN
+from fhnrnn.recipes import fhn_rnn_fixed_points, train_fhn_rnn
+from fhnrnn.tasks import fhn_grid, flip_flop, sine_wave
 from fhnrnn.training import fit
 
-TOL_Q = 1e-12
-TOL_UNIQUE = 1e-3
+N_STARTS = 1024
+NOISE = 0.5
+TOL_Q, TOL_DQ, MAX_ITERS, TOL_UNIQUE = 1e-12, 1e-20, 5000, 1e-3
+PAPER_CURRENT = 1.0
+# merge coinciding starts, inexact Krylov solves, a short Adam warm-up at a larger rate
+ENGINE = SearchOptions(tol_unique=TOL_UNIQUE, merge_starts=True, inexact=True, warmup_iters=20,
+                       lr=0.1)
 
 
 @dataclass
@@ -44,152 +67,197 @@ class Problem:
     model: RNNCell
     starts: np.ndarray  # (N, d)
     inputs: np.ndarray  # (N, m)
+    run: Any = None  # the FHNRNNRun of the PaperRNN
 
 
 @dataclass
-class Run:
+class Outcome:
+    """A finder's unique points (float64 arrays) and its wall time."""
+
     method: str
-    seconds: float  # wall clock
-    cpu_seconds: float  # this process's CPU time (less sensitive to other load)
-    result: FixedPoints
+    seconds: float
+    xstar: np.ndarray  # (K, d)
+    q: np.ndarray  # (K,) in float64
+    n_stable: int
+    note: str = ""
 
 
-def flip_flop_problem(n_starts: int) -> Problem:
+def _starts(model: RNNCell, inputs: np.ndarray, n_steps: int, seed: int) -> np.ndarray:
+    states, _ = rollout_float64(model, inputs, n_steps)
+    return np.asarray(sample_states(states, N_STARTS, noise_scale=NOISE, seed=seed))
+
+
+def flip_flop_problem() -> Problem:
     task = flip_flop(3, n_trials=64, n_steps=100, seed=0)
     model = TanhRNN(3, 3, 64, seed=0)
-    trained = fit(
-        model,
-        task.inputs,
-        task.targets,
-        seed=0,
-        max_epochs=3000,
-        target_loss=2e-3,
-        lr=1e-2,
-        progress=False,
-    )
-    print(f"flip-flop TanhRNN: final loss {trained.history[-1]:.2e} after {trained.epochs} epochs")
+    trained = fit(model, task.inputs, task.targets, seed=0, max_epochs=3000, target_loss=2e-3,
+                  lr=1e-2, progress=False).model
     with torch.no_grad():
-        states, _ = trained.model.rollout(task.inputs)
-    starts = sample_states(states.double().numpy(), n_starts, noise_scale=0.1, seed=0)
-    return Problem("3-bit flip-flop TanhRNN-64", trained.model, starts, np.zeros((n_starts, 3)))
+        states, _ = trained.double().rollout(task.inputs.double())
+    starts = np.asarray(sample_states(states.numpy(), N_STARTS, noise_scale=NOISE, seed=0))
+    return Problem("3-bit flip-flop, TanhRNN 64", trained, starts, np.zeros((N_STARTS, 3)))
 
 
-def fhn_problem(n_starts: int) -> Problem:
-    currents, _ = fhn_grid(8)
-    task = fhn_voltage(currents, t_max=60.0, scale=0.5)
-    model = PaperRNN(1, 1, 256, 5, seed=0)
-    trained = fit(
-        model,
-        task.inputs,
-        task.targets,
-        seed=0,
-        max_epochs=600,
-        target_loss=1e-3,
-        lr=3e-4,
-        lr_schedule="cosine",
-        curriculum=[(50, 300)],
-        progress=False,
-    )
-    print(f"FHN PaperRNN: final loss {trained.history[-1]:.2e} after {trained.epochs} epochs")
+def sine_problem() -> Problem:
+    """The generator of notebook 02 (its recipe, with the variance penalty)."""
+    task = sine_wave()
+    model = TanhRNN(1, 1, 200, spectral_radius=1.1, readout_scale=8.0, seed=0)
+    trained = fit(model, task.inputs, task.targets, seed=0, max_epochs=100, target_loss=0.0,
+                  lr=1.0, clip=None, optimizer="lbfgs", variance_penalty=3e-3,
+                  progress=False).model
+    level = np.array([task.levels[len(task.levels) // 2]])
+    starts = _starts(trained, level, task.targets.shape[1], seed=0)
+    return Problem(f"sine generator, TanhRNN 200, u = {level[0]:.3f}", trained, starts,
+                   np.full((N_STARTS, 1), level[0]))
+
+
+def paper_problem() -> Problem:
+    run = train_fhn_rnn(progress=False)
+    current = np.array([PAPER_CURRENT])
+    starts = _starts(run.model, current, 334, seed=0)
+    return Problem(f"PaperRNN 256 (5 ReLU layers), I = {PAPER_CURRENT}", run.model, starts,
+                   np.full((N_STARTS, 1), PAPER_CURRENT), run)
+
+
+def fpf_baseline(problem: Problem, device: str) -> Outcome:
+    """FixedPointFinder's defaults: joint Adam on q in float32, then unique points."""
+    start = time.perf_counter()
+    cell = _frozen_copy(problem.model, torch.float32, device)
+    x = torch.as_tensor(problem.starts, dtype=torch.float32, device=device).requires_grad_(True)
+    u = torch.as_tensor(problem.inputs, dtype=torch.float32, device=device)
+    optimizer = torch.optim.Adam([x], lr=1.0)
+    schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.95, patience=2)
+    q_previous = None
+    for _ in range(MAX_ITERS):
+        optimizer.zero_grad()
+        q = 0.5 * ((cell.step(x, u) - x) ** 2).sum(dim=1)
+        loss = q.mean()
+        loss.backward()
+        optimizer.step()
+        schedule.step(loss.item())
+        q = q.detach()
+        dq = torch.full_like(q, torch.inf) if q_previous is None else (q_previous - q).abs()
+        if bool(((q < TOL_Q) | (dq < TOL_DQ)).all()):
+            break
+        q_previous = q
     with torch.no_grad():
-        states, _ = trained.model.rollout(task.inputs)
-    per_input = n_starts // len(currents)
-    drawn = sample_states(states.double().numpy(), per_input, noise_scale=0.1, seed=0)
-    starts = np.tile(drawn, (len(currents), 1))
-    inputs = np.repeat(task.inputs[:, 0].double().numpy(), per_input, axis=0)
-    return Problem("FHN PaperRNN-256 (5 ReLU layers)", trained.model, starts, inputs)
+        x_final = x.detach()
+        q_final = 0.5 * ((cell.step(x_final, u) - x_final) ** 2).sum(dim=1)
+    keep = _greedy_unique(x_final[q_final < TOL_Q], q_final[q_final < TOL_Q])
+    points = x_final[q_final < TOL_Q][keep]
+    if len(points):  # as FPF decomposes its points
+        jacobians(cell, points, u[: len(points)], dtype=torch.float32)
+    seconds = time.perf_counter() - start
+    return _outcome("FPF defaults", seconds, problem, points.double().cpu().numpy())
 
 
-def search(problem: Problem, method: str, adam_iters: int, linear_solver: str = "auto") -> Run:
-    max_iters = adam_iters if method == "adam" else None
-    start, cpu_start = time.perf_counter(), time.process_time()
-    result = find_fixed_points(
-        problem.model,
-        problem.starts,
-        problem.inputs,
-        method=method,
-        tol_q=TOL_Q,
-        tol_unique=TOL_UNIQUE,
-        max_iters=max_iters,
-        linear_solver=linear_solver,
-        progress=False,
-    )
-    label = method if method == "adam" else f"{method}/{result.linear_solver}"
-    return Run(label, time.perf_counter() - start, time.process_time() - cpu_start, result)
+def _frozen_copy(model: RNNCell, dtype: torch.dtype, device: str) -> RNNCell:
+    cell = copy.deepcopy(model).to(device=device, dtype=dtype).eval()
+    cell.requires_grad_(False)
+    return cell
 
 
-def unmatched(one: FixedPoints, other: FixedPoints) -> int:
-    """Points of ``one`` with no point of ``other`` at the same input within TOL_UNIQUE."""
-    count = 0
-    for x, u in zip(one.xstar, one.u, strict=True):
-        same_input = np.all(other.u == u, axis=1)
-        distance = np.linalg.norm(other.xstar[same_input] - x, axis=1)
-        count += int(distance.size == 0 or distance.min() > TOL_UNIQUE)
-    return count
+def _greedy_unique(x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Lowest q first, keep a point unless a kept one lies within TOL_UNIQUE."""
+    kept: list[int] = []
+    for index in torch.argsort(q).tolist():
+        if not kept or bool((x[kept] - x[index]).norm(dim=1).min() > TOL_UNIQUE):
+            kept.append(index)
+    return torch.as_tensor(kept, dtype=torch.long)
 
 
-def row(run: Run, reference: Run) -> str:
-    fps = run.result
-    iterations = f"{fps.adam_iterations}+{fps.newton_iterations}"
-    max_q = f"{fps.q.max():.1e}" if len(fps) else "-"
-    ratio = run.cpu_seconds / reference.cpu_seconds
+def engine(problem: Problem, device: str) -> Outcome:
+    """``find_fixed_points`` in float64 with ``ENGINE``."""
+    start = time.perf_counter()
+    found = find_fixed_points(problem.model, problem.starts, problem.inputs, device=device,
+                              options=ENGINE, progress=False)
+    seconds = time.perf_counter() - start
+    return _from_points("fhnrnn", seconds, found)
+
+
+def engine_full_set(problem: Problem) -> Outcome:
+    """The notebooks' search over all 41 currents with continuation, its points at I = 1.0."""
+    currents, _ = fhn_grid(41, (0.4, 1.4))
+    start = time.perf_counter()
+    found = fhn_rnn_fixed_points(problem.run, currents, cache=False, progress=False)
+    seconds = time.perf_counter() - start
+    at_current = found[np.isclose(found.u[:, 0], PAPER_CURRENT, rtol=0, atol=1e-12)]
+    outcome = _from_points("fhnrnn, 41 currents", seconds, at_current)
+    outcome.note = f"{len(found)} points at {len(np.unique(found.u[:, 0]))} of 41 currents"
+    return outcome
+
+
+def _from_points(method: str, seconds: float, found: FixedPoints) -> Outcome:
+    return Outcome(method, seconds, found.xstar, found.q, int(found.is_stable.sum()))
+
+
+def _outcome(method: str, seconds: float, problem: Problem, points: np.ndarray) -> Outcome:
+    """q and stability of a finder's points, evaluated in float64 (outside the timing)."""
+    if len(points) == 0:
+        return Outcome(method, seconds, points, np.zeros(0), 0)
+    inputs = problem.inputs[: len(points)]
+    jac, _ = jacobians(problem.model, points, inputs)
+    stable = int((np.abs(np.linalg.eigvals(jac)).max(axis=1) < 1).sum())
+    cell = _frozen_copy(problem.model, torch.float64, "cpu")
+    with torch.no_grad():
+        x = torch.as_tensor(points)
+        residual = cell.step(x, torch.as_tensor(inputs)) - x
+    return Outcome(method, seconds, points, 0.5 * (residual**2).sum(dim=1).numpy(), stable)
+
+
+def contained(inner: Outcome, outer: Outcome) -> int:
+    """Points of ``inner`` with no point of ``outer`` within TOL_UNIQUE."""
+    if len(inner.xstar) == 0:
+        return 0
+    if len(outer.xstar) == 0:
+        return len(inner.xstar)
+    distance = np.linalg.norm(inner.xstar[:, None] - outer.xstar[None], axis=2)
+    return int((distance.min(axis=1) > TOL_UNIQUE).sum())
+
+
+def report(name: str, baseline: Outcome, ours: Outcome, target: float) -> str:
+    def max_q(outcome: Outcome) -> str:
+        return f"{outcome.q.max():.1e}" if len(outcome.q) else "-"
+
+    ratio = baseline.seconds / ours.seconds
+    missing = contained(baseline, ours)
+    accurate = len(ours.q) > 0 and ours.q.max() <= 1e-20
+    verdict = "met" if ratio >= target and accurate and missing == 0 else "MISSED"
     return (
-        f"  {run.method:<14} {run.seconds:8.1f} {run.cpu_seconds:8.1f} {ratio:7.1f} "
-        f"{iterations:>12} {fps.n_converged:>5}/{fps.n_started:<5} {fps.n_unique:>6} {max_q:>9}"
+        f"| {name} | {baseline.seconds:.2f} s | {len(baseline.q)} ({baseline.n_stable}) | "
+        f"{ours.method}: {ours.seconds:.2f} s | {len(ours.q)} ({ours.n_stable}) | "
+        f"{max_q(baseline)} / {max_q(ours)} | {ratio:.1f} (target {target:g}: {verdict}) | "
+        f"{missing} |" + (f" {ours.note}" if ours.note else "")
     )
 
 
-def compare(default: Run, other: Run) -> str:
-    """How the unique sets and the converged starts of two runs differ."""
-    missing = unmatched(other.result, default.result)
-    extra = unmatched(default.result, other.result)
-    other_converged = np.setdiff1d(np.arange(other.result.n_started), other.result.failed_index)
-    lost = np.intersect1d(other_converged, default.result.failed_index)
-    same = "same unique set" if missing == extra == 0 else "UNIQUE SETS DIFFER"
-    return (
-        f"  {default.method} vs {other.method}: {same} ({missing} of {other.method}'s "
-        f"{other.result.n_unique} points missing, {extra} of {default.result.n_unique} extra); "
-        f"starts converged by {other.method} only: {lost.size}"
-    )
-
-
-def report(problem: Problem, default: Run, others: list[Run]) -> None:
-    print(f"\n{problem.name}: {len(problem.starts)} starts, d = {problem.starts.shape[1]}")
-    print(
-        f"  {'method':<14} {'wall s':>8} {'CPU s':>8} {'CPU x':>7} {'Adam+Newton':>12} "
-        f"{'converged':>11} {'unique':>6} {'max q':>9}"
-    )
-    for run in (default, *others):
-        print(row(run, default))
-    for run in others:
-        print(compare(default, run))
+BUILDERS = {"flipflop": (flip_flop_problem, 3.0), "sine": (sine_problem, 10.0),
+            "paper": (paper_problem, 10.0)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="256 starts, 2000 Adam iterations")
-    parser.add_argument("--only", choices=["flipflop", "fhn"], help="run one network only")
+    parser.add_argument("--only", choices=sorted(BUILDERS), help="run one network only")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--device", default="cpu", help="where both finders run")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    n_starts, adam_iters = (256, 2000) if args.quick else (1024, 10_000)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
-    print("CPU x: CPU time relative to the default (first row)")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.device}")
     # the first torch.func call imports torch._dynamo (seconds): keep it out of the timings
     find_fixed_points(lambda x, u: torch.tanh(x), [[0.5]], None, progress=False)
-    builders = {"flipflop": flip_flop_problem, "fhn": fhn_problem}
-    for key, build in builders.items():
+    rows = []
+    for key, (build, target) in BUILDERS.items():
         if args.only and key != args.only:
             continue
-        problem = build(n_starts)
-        default = search(problem, "newton", adam_iters)
-        other_solver = "dense" if default.result.linear_solver == "krylov" else "krylov"
-        others = [
-            search(problem, "newton", adam_iters, linear_solver=other_solver),
-            search(problem, "adam", adam_iters),
-        ]
-        report(problem, default, others)
+        problem = build()
+        baseline = fpf_baseline(problem, args.device)
+        ours = engine_full_set(problem) if key == "paper" else engine(problem, args.device)
+        rows.append(report(problem.name, baseline, ours, target))
+    print("\n| network | FPF time | FPF unique (stable) | fhnrnn time | fhnrnn unique (stable) | "
+          "max q FPF / fhnrnn | time ratio FPF / fhnrnn | FPF points fhnrnn lacks |")
+    print("|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike
 from sklearn.decomposition import PCA
 
 from fhnrnn._validation import non_negative_int, positive_int
-from fhnrnn.fixedpoints import FixedPoints, find_fixed_points, find_fixed_points_along
+from fhnrnn.fixedpoints import FixedPoints, find_fixed_points_along
 from fhnrnn.models import RNNCell
 
 __all__ = [
@@ -325,10 +325,10 @@ def fixed_point_branch(
 ) -> FixedPoints:
     """One fixed point per input, followed along the inputs by continuation.
 
-    First pass: ``starts[k]`` starts a search with the input held at ``inputs[k]``. Second
-    pass: the same starts plus the points the first pass kept at the neighbouring inputs are
-    searched again, so that a branch found at one input also seeds the next. At each input the
-    point kept is the one nearest to ``starts[k]``.
+    ``starts[k]`` starts a search with the input held at ``inputs[k]``, and every point found
+    is followed along the inputs both ways (:func:`fhnrnn.fixedpoints.find_fixed_points_along`),
+    so that a branch found at one input also seeds its neighbours. At each input the point
+    kept is the one nearest to ``starts[k]``.
 
     Parameters
     ----------
@@ -339,7 +339,8 @@ def fixed_point_branch(
     starts : array_like, shape (K, d)
         One start per input, e.g. the encoded analytic fixed point.
     **options
-        Passed to :func:`fhnrnn.fixedpoints.find_fixed_points` (``tol_q``, ``progress`` ...).
+        Passed to :func:`fhnrnn.fixedpoints.find_fixed_points_along` (``tol_q``,
+        ``max_halvings``, ``progress`` ...).
 
     Returns
     -------
@@ -357,25 +358,12 @@ def fixed_point_branch(
         raise ValueError(
             f"starts must have shape {(values.shape[0], model.state_size)}, got {x0.shape}"
         )
-    first = find_fixed_points(model, x0, values, **options)
-    kept = _nearest_per_input(first, values, x0)
-    extra_x, extra_u = [], []
-    for index in range(len(values)):
-        for neighbour in (index - 1, index + 1):
-            if 0 <= neighbour < len(values) and kept[neighbour] >= 0:
-                extra_x.append(first.xstar[kept[neighbour]])
-                extra_u.append(values[index])
-    second = find_fixed_points(
-        model,
-        np.concatenate([x0, np.reshape(extra_x, (-1, x0.shape[1]))]),
-        np.concatenate([values, np.reshape(extra_u, (-1, values.shape[1]))]),
-        **options,
-    )
-    chosen = _nearest_per_input(second, values, x0)
+    found = find_fixed_points_along(model, values, x0, np.arange(len(values)), **options)
+    chosen = _nearest_per_input(found, values, x0)
     if (chosen < 0).any():
         missing = values[chosen < 0, 0]
         raise RuntimeError(f"no fixed point found at inputs {missing.tolist()}")
-    return second[chosen]
+    return found[chosen]
 
 
 def _nearest_per_input(points: FixedPoints, values: np.ndarray, starts: np.ndarray) -> np.ndarray:

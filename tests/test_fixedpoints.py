@@ -939,5 +939,29 @@ def test_bad_search_options_name_the_argument(call, match):
 
 
 def test_status_codes_carry_their_messages():
-    assert [int(status) for status in Status] == [0, 1, 2, 3]
+    assert [int(status) for status in Status] == [0, 1, 2, 3, 4]
     assert "diverged" in Status.FAILED.message and "tol_q" in Status.CONVERGED.message
+
+
+@pytest.mark.parametrize(("solver", "inexact"), [("dense", False), ("krylov", True)])
+def test_merging_starts_finds_the_same_points_with_fewer_polished(solver, inexact):
+    expected = relu_fixed_points_by_regions()
+    grid = np.stack(np.meshgrid(*[np.linspace(-1, 3, 6)] * 3), axis=-1).reshape(-1, 3)
+    fps = find_fixed_points(relu_map, grid, None, linear_solver=solver, merge_starts=True,
+                            inexact=inexact, **quiet())
+    assert fps.n_unique == len(expected)
+    for point, _, _ in expected:
+        assert np.linalg.norm(fps.xstar - point, axis=1).min() < 1e-13
+    assert fps.q.max() < 1e-28
+    plain = find_fixed_points(relu_map, grid, None, linear_solver=solver, **quiet())
+    assert fps.n_converged == plain.n_converged
+
+
+def test_merged_starts_end_in_the_state_of_the_start_they_follow():
+    starts = 0.8 + 1e-5 * np.arange(6)[:, None]
+    fps = find_fixed_points(tanh_1d, starts, None, merge_starts=True, warmup_iters=0,
+                            tol_unique=1e-3, **quiet())
+    assert fps.n_converged == 6 and len(fps) == 1
+    assert fps.xstar[0, 0] == pytest.approx(positive_root_tanh(), abs=1e-14)
+    with pytest.raises(ValueError, match="merge_starts"):
+        SearchOptions(merge_starts=1)

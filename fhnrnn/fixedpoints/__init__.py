@@ -19,7 +19,10 @@ dense Jacobian needs d. ``method="adam"`` is the gradient-only procedure of the 
 study and of Golub & Sussillo's FixedPointFinder, kept for comparison. :func:`find_cycles`
 finds periodic orbits as fixed points of the k-fold map; :func:`sample_states` draws starts
 from hidden-state trajectories; :func:`find_fixed_points_along` follows the points found
-along a path of inputs. Every finder takes its settings as one :class:`SearchOptions`.
+along a path of inputs; :func:`continue_branch` follows one branch by pseudo-arclength
+continuation and locates its folds, flips and Neimark-Sacker points;
+:func:`find_fixed_points_piecewise` searches a ReLU map region by region. Every finder takes
+its settings as one :class:`SearchOptions`.
 
 Results come back as :class:`FixedPoints` (or :class:`Cycles`): numpy arrays, saved as
 ``.npz`` without pickle.
@@ -33,9 +36,11 @@ models ``_dense`` and ``_krylov``, driven by ``_solve``) and the merging of dupl
 (``_unique``).
 """
 
+from fhnrnn.fixedpoints.branch import Bifurcation, Branch, continue_branch
 from fhnrnn.fixedpoints.continuation import find_fixed_points_along
 from fhnrnn.fixedpoints.cycles import find_cycles
 from fhnrnn.fixedpoints.options import SearchOptions, Status
+from fhnrnn.fixedpoints.piecewise import RegionSearch, find_fixed_points_piecewise
 from fhnrnn.fixedpoints.results import Cycles, FixedPoints
 from fhnrnn.fixedpoints.search import (
     find_fixed_points,
@@ -46,14 +51,19 @@ from fhnrnn.fixedpoints.search import (
 )
 
 __all__ = [
+    "Bifurcation",
+    "Branch",
     "Cycles",
     "FixedPoints",
+    "RegionSearch",
     "SearchOptions",
     "Status",
+    "continue_branch",
     "find_cycles",
     "find_fixed_points",
     "find_fixed_points_along",
     "find_fixed_points_at_inputs",
+    "find_fixed_points_piecewise",
     "jacobians",
     "linearise",
     "sample_states",

@@ -11,6 +11,14 @@ from torch import Tensor
 from fhnrnn._validation import finite_positive, non_negative_int, real_tensor, torch_device
 from fhnrnn.fixedpoints._map import StepFunction, resolve_step, to_numpy
 
+# The keywords of a search that are not SearchOptions, with the defaults of find_fixed_points.
+RUN_DEFAULTS: dict[str, Any] = {
+    "device": None,
+    "dtype": torch.float64,
+    "noise_scale": 0.0,
+    "seed": 0,
+}
+
 
 def check_starts(x0: Any, dtype: torch.dtype, device: torch.device) -> Tensor:
     """Starts as a finite tensor of shape (N, d) with N, d >= 1."""

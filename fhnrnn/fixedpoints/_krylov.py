@@ -11,6 +11,8 @@ from torch import Tensor
 from fhnrnn.fixedpoints._map import Map
 
 _KRYLOV_RTOL = 1e-13
+_FORCING_MAX = 0.1
+_FIRST_CAPACITY = 16
 _LM_DIRECTIONS = 10
 
 
@@ -24,15 +26,22 @@ class KrylovModel:
     ``||r + J_r W y||^2 + lambda ||y||^2`` over ``dx = W y``, where W is V_k plus the
     steepest-descent direction ``J_r^T r`` (not in the Krylov space in general, and the way
     out of the slow regions where Newton steps fail).
+
+    With ``inexact``, each point's system is solved only to the relative residual
+    ``min(0.1, sqrt(||r||))`` (an Eisenstat-Walker forcing term): far from a fixed point a few
+    products give a good enough step, and the convergence stays superlinear.
     """
 
     chords = False
 
-    def __init__(self, problem: Map, x: Tensor, u: Tensor):
+    def __init__(self, problem: Map, x: Tensor, u: Tensor, inexact: bool = False):
         self.problem, self.x, self.u = problem, x, u
         self.fx, self.linearisation = problem.linearise(x, u)
         self.r = self.fx - x
-        self.krylov = gmres(lambda v: self.linearisation.times(v) - v, -self.r, problem.krylov_dim)
+        rtol = self.r.norm(dim=1).sqrt().clamp(_KRYLOV_RTOL, _FORCING_MAX) if inexact else None
+        self.krylov = gmres(
+            lambda v: self.linearisation.times(v) - v, -self.r, problem.krylov_dim, rtol
+        )
 
     def newton_step(self) -> Tensor:
         """The GMRES solution of ``J_r dx = -r``, shape (c, d)."""
@@ -88,13 +97,16 @@ class Krylov:
         return self.full_basis[:, :k] * used[:, :, None]
 
 
-def gmres(apply: Callable[[Tensor], Tensor], b: Tensor, max_dim: int) -> Krylov:
+def gmres(
+    apply: Callable[[Tensor], Tensor], b: Tensor, max_dim: int, rtol: Tensor | None = None
+) -> Krylov:
     """Solve ``A_i x_i = b_i`` for a batch of points by GMRES (no restart).
 
     Arnoldi with classical Gram-Schmidt applied twice, Givens rotations for the residual of
     every point at every iteration; a point stops (its later columns become the identity)
-    once its residual is below ``_KRYLOV_RTOL * ||b_i||``, and the loop stops when every point
-    has, or after ``max_dim`` iterations.
+    once its residual is below ``rtol_i * ||b_i||`` (``rtol``: shape (c,), by default
+    ``_KRYLOV_RTOL`` for every point), and the loop stops when every point has, or after
+    ``max_dim`` iterations.
 
     Parameters
     ----------
@@ -104,14 +116,12 @@ def gmres(apply: Callable[[Tensor], Tensor], b: Tensor, max_dim: int) -> Krylov:
     max_dim : int
         Largest Krylov dimension.
     """
-    c, d = b.shape
+    c = b.shape[0]
     tiny = torch.finfo(b.dtype).tiny
     beta = b.norm(dim=1)
-    basis = b.new_zeros(c, max_dim + 1, d)
-    hessenberg = b.new_zeros(c, max_dim + 1, max_dim)
-    upper = b.new_zeros(c, max_dim, max_dim)
-    cosines, sines = b.new_zeros(c, max_dim), b.new_zeros(c, max_dim)
-    rhs = b.new_zeros(c, max_dim + 1)
+    tolerance = torch.full_like(beta, _KRYLOV_RTOL) if rtol is None else rtol
+    space = _Space(b, min(max_dim, _FIRST_CAPACITY))
+    basis, hessenberg, upper, cosines, sines, rhs = space.arrays
     rhs[:, 0] = beta
     basis[:, 0] = b / beta.clamp(min=tiny)[:, None]
     live = beta > 0
@@ -119,6 +129,8 @@ def gmres(apply: Callable[[Tensor], Tensor], b: Tensor, max_dim: int) -> Krylov:
     size = 0
     for j in range(max_dim):
         size = j + 1
+        if j == space.capacity:
+            basis, hessenberg, upper, cosines, sines, rhs = space.grow(min(2 * j, max_dim))
         column, basis[:, j + 1] = _arnoldi_column(apply, basis[:, : j + 1], live)
         hessenberg[:, : j + 2, j] = column
         for i in range(j):
@@ -137,7 +149,7 @@ def gmres(apply: Callable[[Tensor], Tensor], b: Tensor, max_dim: int) -> Krylov:
         rhs[:, j] = torch.where(rotate, cosines[:, j] * previous, 0.0)
         rhs[:, j + 1] = torch.where(rotate, -sines[:, j] * previous, 0.0)
         dims = dims + live.to(dims.dtype)
-        live = rotate & (rhs[:, j + 1].abs() > _KRYLOV_RTOL * beta)
+        live = rotate & (rhs[:, j + 1].abs() > tolerance * beta)
         if not bool(live.any()):
             break
     coefficients = torch.linalg.solve_triangular(
@@ -145,6 +157,36 @@ def gmres(apply: Callable[[Tensor], Tensor], b: Tensor, max_dim: int) -> Krylov:
     )
     solution = (basis[:, :size].transpose(1, 2) @ coefficients).squeeze(-1)
     return Krylov(solution, basis[:, : size + 1], hessenberg[:, : size + 1, :size], dims)
+
+
+class _Space:
+    """The arrays of a GMRES run, allocated for ``capacity`` columns and grown on demand.
+
+    The dimension most points need is far below ``max_dim``, so the arrays start small and
+    double when full (zero padding: the columns in use are unchanged).
+    """
+
+    def __init__(self, b: Tensor, capacity: int):
+        c, d = b.shape
+        self.capacity = capacity
+        self.arrays = [
+            b.new_zeros(c, capacity + 1, d),  # basis V
+            b.new_zeros(c, capacity + 1, capacity),  # Hessenberg H
+            b.new_zeros(c, capacity, capacity),  # rotated, upper triangular R
+            b.new_zeros(c, capacity),  # cosines of the Givens rotations
+            b.new_zeros(c, capacity),  # sines
+            b.new_zeros(c, capacity + 1),  # rotated right-hand side
+        ]
+
+    def grow(self, capacity: int) -> list[Tensor]:
+        """Pad every array to ``capacity`` columns; returns the arrays."""
+        extra = capacity - self.capacity
+        pads = [(0, 0, 0, extra), (0, extra, 0, extra), (0, extra, 0, extra), (0, extra),
+                (0, extra), (0, extra)]
+        pairs = zip(self.arrays, pads, strict=True)
+        self.arrays = [torch.nn.functional.pad(array, pad) for array, pad in pairs]
+        self.capacity = capacity
+        return self.arrays
 
 
 def _arnoldi_column(

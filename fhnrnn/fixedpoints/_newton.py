@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from fhnrnn.fixedpoints._dense import DenseModel
 from fhnrnn.fixedpoints._krylov import KrylovModel
 from fhnrnn.fixedpoints._map import Map, chunks, half_squared_norm
+from fhnrnn.fixedpoints._unique import input_groups, merge_targets
 from fhnrnn.fixedpoints.options import SearchOptions, Status
 
 _MU_INIT, _MU_MIN, _MU_MAX = 1e-3, 1e-12, 1e12
@@ -41,7 +42,9 @@ def newton_phase(
     until q is at the rounding floor of evaluating ``F(x) - x`` or stops falling tenfold per
     iteration; see :func:`_next_status` for when a start is given up. The host synchronises
     a few times per iteration and chunk (selecting working starts, ending GMRES and the
-    damping loop): negligible next to the Jacobian products.
+    damping loop): negligible next to the Jacobian products. With ``merge_starts``, working
+    starts that come within ``tol_unique`` of a working start with lower q at the same input
+    are merged into it before each iteration: they stop, and end with its final state.
 
     Returns the final states (N, d) and the iterations run.
     """
@@ -57,21 +60,54 @@ def newton_phase(
     q_reference = q.clone()
     age = torch.zeros_like(status, dtype=torch.int32)
     x = x.clone()
-    iteration = 0
+    leader = torch.arange(x.shape[0], device=x.device)
+    iterations = 0
     for iteration in range(1, n_iters + 1):
+        if settings.merge_starts:
+            _merge_working(x, u, q, status, leader, settings.tol_unique)
         working = (status <= Status.POLISHING).nonzero().squeeze(1)
         bar.update(1)
         bar.set_postfix(active=working.numel())
         if working.numel() == 0:
-            return x, iteration - 1
+            break
+        iterations = iteration
         for rows in working.split(problem.newton_chunk):
             polishing = status[rows] == Status.POLISHING
-            step = _newton_step(problem, x[rows], u[rows], mu[rows], polishing)
-            x[rows], mu[rows] = step.x, step.mu
+            step = _newton_step(
+                problem, x[rows], u[rows], mu[rows], polishing, settings.inexact
+            )
+            x[rows], mu[rows], q[rows] = step.x, step.mu, step.q
             status[rows], q_reference[rows], age[rows] = _next_status(
                 status[rows], step, q_reference[rows], age[rows], settings.tol_q
             )
-    return x, iteration
+    return x[_roots(leader)], iterations
+
+
+def _merge_working(
+    x: Tensor, u: Tensor, q: Tensor, status: Tensor, leader: Tensor, tol: float
+) -> None:
+    """Merge working starts that lie within ``tol`` of a working start with lower q.
+
+    The merged starts stop (status MERGED) and ``leader`` records, for each, the start it
+    follows; updates ``status`` and ``leader`` in place.
+    """
+    working = (status <= Status.POLISHING).nonzero().squeeze(1)
+    if working.numel() < 2:
+        return
+    local = merge_targets(x[working], input_groups(u[working]), q[working], tol)
+    moved = local != torch.arange(working.numel(), device=x.device)
+    leader[working[moved]] = working[local[moved]]
+    status[working[moved]] = Status.MERGED
+
+
+def _roots(leader: Tensor) -> Tensor:
+    """The start each start ends up following (itself when never merged), shape (N,)."""
+    root = leader.clone()
+    while True:
+        following = leader[root]
+        if torch.equal(following, root):
+            return root
+        root = following
 
 
 @dataclass
@@ -84,10 +120,12 @@ class _Step:
     mu: Tensor  # (c,) new damping
 
 
-def _linear_model(problem: Map, x: Tensor, u: Tensor) -> DenseModel | KrylovModel:
+def _linear_model(
+    problem: Map, x: Tensor, u: Tensor, inexact: bool
+) -> DenseModel | KrylovModel:
     if problem.solver == "krylov":
         try:
-            return KrylovModel(problem, x, u)
+            return KrylovModel(problem, x, u, inexact)
         except Exception as err:  # double backward is missing for some ops
             problem.solver = "dense"
             warnings.warn(
@@ -106,14 +144,16 @@ def _rounding_floor(x: Tensor, fx: Tensor) -> Tensor:
     return 0.5 * x.shape[1] * unit * unit
 
 
-def _newton_step(problem: Map, x: Tensor, u: Tensor, mu: Tensor, polishing: Tensor) -> _Step:
+def _newton_step(
+    problem: Map, x: Tensor, u: Tensor, mu: Tensor, polishing: Tensor, inexact: bool
+) -> _Step:
     """One iteration for a chunk of points: Newton (+ chord steps), else Levenberg-Marquardt.
 
     With dense Jacobians, an accepted Newton step is followed by up to ``_CHORD_STEPS``
     chord steps that reuse the factorisation (one evaluation of F each) while each divides q
     by ten: this usually finishes the polishing without another Jacobian.
     """
-    model = _linear_model(problem, x, u)
+    model = _linear_model(problem, x, u, inexact)
     q = half_squared_norm(model.r)
     delta = model.newton_step()
     solved = torch.isfinite(delta).all(dim=1)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from fhnrnn.fixedpoints._inputs import prepare
+from fhnrnn.fixedpoints._inputs import RUN_DEFAULTS, prepare
 from fhnrnn.fixedpoints._map import Map, StepFunction, characterise, to_numpy
 from fhnrnn.fixedpoints._solve import run_search, search_fields, tally_of
 from fhnrnn.fixedpoints._unique import input_groups, unique_indices
@@ -25,12 +25,8 @@ def find_cycles(
     *,
     period: int,
     options: SearchOptions | None = None,
-    device: str | torch.device | None = None,
-    dtype: torch.dtype = torch.float64,
-    seed: int = 0,
-    noise_scale: float = 0.0,
     progress: bool = True,
-    **settings: Any,
+    **keywords: Any,
 ) -> Cycles:
     """Periodic orbits of period ``period``: fixed points of the k-fold map ``F o ... o F``.
 
@@ -42,8 +38,11 @@ def find_cycles(
 
     Parameters
     ----------
-    step, x0, u, options, device, dtype, seed, noise_scale, progress, **settings
+    step, x0, u, options, progress
         As in :func:`find_fixed_points` (``q`` and ``tol_q`` refer to the k-fold map).
+    **keywords
+        ``device``, ``dtype``, ``seed``, ``noise_scale`` and fields of :class:`SearchOptions`,
+        as in :func:`find_fixed_points`.
     period : int
         The period k >= 1.
 
@@ -54,10 +53,11 @@ def find_cycles(
     """
     if isinstance(period, bool) or not isinstance(period, (int, np.integer)) or period < 1:
         raise ValueError(f"period must be an integer >= 1, got {period!r}")
-    settings = SearchOptions.resolve(options, settings)
-    fn, x, inputs, work_device = prepare(
-        step, x0, u, device=device, dtype=dtype, noise_scale=noise_scale, seed=seed
-    )
+    run = {name: keywords.pop(name) for name in RUN_DEFAULTS if name in keywords}
+    run = {**RUN_DEFAULTS, **run}
+    settings = SearchOptions.resolve(options, keywords)
+    dtype = run["dtype"]
+    fn, x, inputs, work_device = prepare(step, x0, u, **run)
     one_step = Map(fn, dtype, work_device, x.shape[1])
     one_step.check(x, inputs)
 

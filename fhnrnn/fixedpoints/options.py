@@ -37,6 +37,7 @@ class Status(enum.IntEnum):
     POLISHING = 1
     CONVERGED = 2
     FAILED = 3
+    MERGED = 4
 
     @property
     def message(self) -> str:
@@ -49,6 +50,7 @@ _MESSAGES = {
     Status.POLISHING: "below tol_q, still lowering q towards its rounding floor",
     Status.CONVERGED: "converged: q is below tol_q (and polished, for Newton)",
     Status.FAILED: "given up: diverged, stalled, or its damping grew past the limit",
+    Status.MERGED: "merged into a start within tol_unique with lower q; ends in its state",
 }
 
 
@@ -79,6 +81,16 @@ class SearchOptions:
     linear_solver : {"auto", "dense", "krylov"}
         How Newton steps solve ``J_r dx = -r``: dense Jacobians with QR, or GMRES on
         Jacobian-vector products; ``"auto"`` takes dense up to d = 128.
+    merge_starts : bool
+        Newton only: before each iteration, merge working starts that lie within
+        ``tol_unique`` of a working start with lower q at the same input; they stop and end in
+        that start's final state, so each point is driven and polished once. Saves most of
+        the work when many starts reach the same few points; a start merged by mistake
+        (two points closer than ``tol_unique``) is lost.
+    inexact : bool
+        Krylov solver only: solve each Newton system to the relative residual
+        ``min(0.1, sqrt(||r||))`` instead of 1e-13 (inexact Newton), so that the iterations
+        far from a fixed point take a few Jacobian-vector products instead of up to 100.
 
     Raises
     ------
@@ -94,6 +106,8 @@ class SearchOptions:
     lr: float = 0.01
     grad_clip: float = 1.0
     linear_solver: LinearSolver = "auto"
+    merge_starts: bool = False
+    inexact: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in _DEFAULT_ITERATIONS:
@@ -102,6 +116,9 @@ class SearchOptions:
             raise ValueError(
                 f"linear_solver must be 'auto', 'dense' or 'krylov', got {self.linear_solver!r}"
             )
+        for name in ("merge_starts", "inexact"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         checked = {
             "tol_q": finite_positive(self.tol_q, "tol_q"),
             "tol_unique": finite_positive(self.tol_unique, "tol_unique", allow_zero=True),

@@ -1,0 +1,138 @@
+"""The curve of fixed points of a map with one scalar input, for pseudo-arclength continuation.
+
+The fixed points of ``F(x, u)``, u scalar, are the zero set of ``G(y) = F(x, u) - x`` with
+``y = (x, u)`` in ``R^{d+1}``: generically a curve. A point on it is corrected by Newton on
+``G(y) = 0`` plus one linear constraint ``row . y = value`` (the pseudo-arclength hyperplane,
+or ``u = value`` to land on a given input); its tangent is the null vector of ``DG`` (d, d+1),
+oriented like the previous tangent. The linear algebra is small and sequential, so it runs in
+numpy (float64); F and its Jacobians come from :class:`~fhnrnn.fixedpoints._map.Map`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from fhnrnn.fixedpoints._map import Map
+
+_STEP_TOL = 1e-10  # Newton stops when ||dy|| <= _STEP_TOL * (1 + ||y||)
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """A corrected point of the curve with what bifurcation detection needs."""
+
+    y: np.ndarray  # (d + 1,) state, then input
+    tangent: np.ndarray  # (d + 1,) unit tangent, oriented along the continuation
+    multipliers: np.ndarray  # (d,) complex eigenvalues of dF/dx, largest modulus first
+    fold_sign: int  # sign of det(dF/dx - I): flips when a real multiplier crosses +1
+    flip_sign: int  # sign of det(dF/dx + I): flips when a real multiplier crosses -1
+    orientation: int  # sign of det([DG; t]): constant along a regular branch
+    iterations: int  # Newton iterations the correction took
+
+    @property
+    def u(self) -> float:
+        """The input at the point."""
+        return float(self.y[-1])
+
+    @property
+    def n_unstable(self) -> int:
+        """Multipliers outside the unit circle."""
+        return int((np.abs(self.multipliers) > 1.0).sum())
+
+    @property
+    def n_complex_unstable(self) -> int:
+        """Non-real multipliers outside the unit circle (pairs count twice)."""
+        outside = np.abs(self.multipliers) > 1.0
+        return int((outside & (self.multipliers.imag != 0.0)).sum())
+
+
+class Curve:
+    """The fixed-point curve of ``problem`` (a map with input dimension 1)."""
+
+    def __init__(self, problem: Map, tol_q: float, max_corrector: int):
+        self.problem = problem
+        self.d = problem.d
+        self.tol_q = tol_q
+        self.max_corrector = max_corrector
+
+    def _tensors(self, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        as_tensor = torch.as_tensor(y, dtype=self.problem.dtype, device=self.problem.device)
+        return as_tensor[None, : self.d], as_tensor[None, self.d :]
+
+    def residual(self, y: np.ndarray) -> np.ndarray:
+        """``G(y) = F(x, u) - x``, shape (d,)."""
+        x, u = self._tensors(y)
+        return (self.problem.evaluate(x, u) - x)[0].cpu().double().numpy()
+
+    def linearise(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``G(y)`` (d,), ``DG(y) = [dF/dx - I, dF/du]`` (d, d+1) and ``dF/dx`` (d, d)."""
+        x, u = self._tensors(y)
+        fx, jac_x, jac_u = self.problem.jacobians(x, u, with_input=True)
+        jac = jac_x[0].cpu().double().numpy()
+        g = (fx - x)[0].cpu().double().numpy()
+        dg = np.hstack([jac - np.eye(self.d), jac_u[0].cpu().double().numpy()])
+        return g, dg, jac
+
+    def correct(
+        self, guess: np.ndarray, row: np.ndarray, value: float
+    ) -> tuple[np.ndarray, int] | None:
+        """Newton on ``G(y) = 0, row . y = value`` from ``guess``; None when it fails.
+
+        Returns the corrected point (d+1,) and the iterations used.
+        """
+        y = np.array(guess, dtype=np.float64)
+        for iteration in range(1, self.max_corrector + 1):
+            g, dg, _ = self.linearise(y)
+            system = np.vstack([dg, row])
+            try:
+                dy = np.linalg.solve(system, -np.append(g, row @ y - value))
+            except np.linalg.LinAlgError:
+                return None
+            if not np.isfinite(dy).all():
+                return None
+            y = y + dy
+            if np.linalg.norm(dy) <= _STEP_TOL * (1.0 + np.linalg.norm(y)):
+                residual = self.residual(y)
+                q = 0.5 * float(residual @ residual)
+                return (y, iteration) if q < self.tol_q else None
+        return None
+
+    def point(
+        self, y: np.ndarray, previous: np.ndarray, orientation: int = 0, iterations: int = 0
+    ) -> CurvePoint:
+        """The curve point at a corrected ``y`` and its tangent.
+
+        The tangent is oriented so that ``det([DG; t])`` has the sign ``orientation`` (that
+        of the branch so far, constant along a regular branch), or, when ``orientation`` is 0
+        (the first point), so that ``t . previous > 0``.
+        """
+        _, dg, jac = self.linearise(y)
+        tangent, sign = self.tangent(dg, previous, orientation)
+        multipliers = np.linalg.eigvals(jac)
+        order = np.argsort(-np.abs(multipliers), kind="stable")
+        eye = np.eye(self.d)
+        return CurvePoint(
+            y=y,
+            tangent=tangent,
+            multipliers=multipliers[order].astype(np.complex128),
+            fold_sign=int(np.linalg.slogdet(jac - eye)[0]),
+            flip_sign=int(np.linalg.slogdet(jac + eye)[0]),
+            orientation=sign,
+            iterations=iterations,
+        )
+
+    def tangent(
+        self, dg: np.ndarray, previous: np.ndarray, orientation: int
+    ) -> tuple[np.ndarray, int]:
+        """The unit null vector of ``dg`` (d, d+1), oriented, and the sign of ``det([dg; t])``."""
+        rhs = np.zeros(self.d + 1)
+        rhs[-1] = 1.0
+        tangent = np.linalg.solve(np.vstack([dg, previous]), rhs)
+        tangent /= np.linalg.norm(tangent)
+        sign = int(np.linalg.slogdet(np.vstack([dg, tangent]))[0])
+        if orientation and sign != orientation:
+            return -tangent, -sign
+        return tangent, sign

@@ -1,0 +1,341 @@
+"""Pseudo-arclength continuation of one fixed-point branch, with bifurcation detection.
+
+:func:`continue_branch` follows the fixed points of ``x -> F(x, u)`` as the scalar input u
+moves from ``u_start`` towards ``u_stop``, through folds (where the branch turns back in u),
+and reports the folds, flips and Neimark-Sacker points it passes as :class:`Bifurcation`
+records, each located to ``tol_location`` in arclength (and so in u).
+
+Each step predicts along the unit tangent ``t`` of the curve ``G(x, u) = F(x, u) - x = 0``
+in ``(x, u)`` space, ``y_pred = y + ds t``, and corrects by Newton on ``G(y) = 0`` with
+``t . (y - y_pred) = 0`` (Keller's pseudo-arclength), so that a fold, where ``dG/dx`` is
+singular, is passed like any other point. The step grows by half after an easy correction
+and halves after a failed one.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from fhnrnn._validation import finite_positive, positive_int
+from fhnrnn.fixedpoints._arclength import Curve, CurvePoint
+from fhnrnn.fixedpoints._detect import Crossing, crossings
+from fhnrnn.fixedpoints._inputs import prepare
+from fhnrnn.fixedpoints._map import Map
+from fhnrnn.fixedpoints.options import SearchOptions
+from fhnrnn.fixedpoints.search import find_fixed_points
+
+__all__ = ["Bifurcation", "Branch", "continue_branch"]
+
+KINDS = ("fold", "flip", "neimark-sacker", "branch-point")
+_GROW, _SHRINK, _EASY = 1.5, 0.5, 3  # step-size control: easy = at most 3 Newton iterations
+_MAX_CORRECTOR = 8
+
+
+@dataclass(frozen=True, eq=False)
+class Bifurcation:
+    """A bifurcation of a fixed-point branch.
+
+    Attributes
+    ----------
+    kind : str
+        ``"fold"`` (a real multiplier crosses +1 and the branch turns), ``"flip"`` (a real
+        multiplier crosses -1), ``"neimark-sacker"`` (a complex pair crosses the unit circle)
+        or ``"branch-point"`` (a real multiplier crosses +1 without the branch turning).
+    u : float
+        Input at the bifurcation.
+    x : ndarray, shape (d,)
+        Fixed point at the bifurcation.
+    multipliers : ndarray of complex, shape (d,)
+        Eigenvalues of ``dF/dx`` there (just past it), largest modulus first.
+    index : int
+        The bifurcation lies between branch points ``index - 1`` and ``index``.
+    """
+
+    kind: str
+    u: float
+    x: np.ndarray
+    multipliers: np.ndarray
+    index: int
+
+    @property
+    def critical(self) -> complex:
+        """The multiplier on the unit circle: nearest +1 (fold, branch point), nearest -1
+        (flip), or of the crossing pair the one with positive imaginary part nearest the
+        circle (Neimark-Sacker)."""
+        values = self.multipliers
+        if self.kind == "neimark-sacker":
+            values = values[values.imag > 0]
+            return complex(values[np.argmin(np.abs(np.abs(values) - 1.0))])
+        target = -1.0 if self.kind == "flip" else 1.0
+        real = values[values.imag == 0]
+        return complex(real[np.argmin(np.abs(real - target))])
+
+
+@dataclass(frozen=True, eq=False)
+class Branch:
+    """The points of one continued fixed-point branch, in the order followed.
+
+    Attributes
+    ----------
+    u : ndarray, shape (n,)
+        Input at each point.
+    xstar : ndarray, shape (n, d)
+        Fixed points.
+    eigenvalues : ndarray of complex, shape (n, d)
+        Multipliers (eigenvalues of ``dF/dx``), largest modulus first.
+    arclength : ndarray, shape (n,)
+        Pseudo-arclength in ``(x, u)`` from the first point.
+    bifurcations : tuple of Bifurcation
+        In the order passed.
+    stop_reason : str
+        Why the continuation ended.
+    """
+
+    u: np.ndarray
+    xstar: np.ndarray
+    eigenvalues: np.ndarray
+    arclength: np.ndarray
+    bifurcations: tuple[Bifurcation, ...]
+    stop_reason: str
+
+    def __len__(self) -> int:
+        return self.u.shape[0]
+
+    @property
+    def n_unstable(self) -> np.ndarray:
+        """Number of multipliers outside the unit circle at each point, shape (n,)."""
+        return (np.abs(self.eigenvalues) > 1.0).sum(axis=1)
+
+    def of_kind(self, kind: str) -> list[Bifurcation]:
+        """The bifurcations of one kind (see :data:`KINDS`)."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        return [event for event in self.bifurcations if event.kind == kind]
+
+
+@dataclass(frozen=True)
+class _Steps:
+    """Step-size settings of the continuation."""
+
+    initial: float
+    largest: float
+    smallest: float
+    max_steps: int
+    tol_location: float
+
+    @classmethod
+    def checked(cls, initial: float, largest: float, smallest: float, max_steps: int,
+                tol_location: float) -> _Steps:
+        steps = cls(
+            finite_positive(initial, "step_size"),
+            finite_positive(largest, "max_step_size"),
+            finite_positive(smallest, "min_step_size"),
+            positive_int(max_steps, "max_steps"),
+            finite_positive(tol_location, "tol_location"),
+        )
+        if not steps.smallest <= steps.initial <= steps.largest:
+            raise ValueError(
+                "step sizes must satisfy min_step_size <= step_size <= max_step_size, got "
+                f"{steps.smallest}, {steps.initial}, {steps.largest}"
+            )
+        return steps
+
+
+def continue_branch(
+    step: Any,
+    x0: Any,
+    u_start: float,
+    u_stop: float,
+    *,
+    step_size: float = 0.01,
+    max_step_size: float = 0.1,
+    min_step_size: float = 1e-8,
+    max_steps: int = 2000,
+    tol_location: float = 1e-9,
+    options: SearchOptions | None = None,
+    device: str | torch.device | None = None,
+    **settings: Any,
+) -> Branch:
+    """Follow the fixed-point branch through ``x0`` as the scalar input goes to ``u_stop``.
+
+    The start is the fixed point found from ``x0`` at ``u_start`` (by
+    :func:`find_fixed_points`). The branch is followed by pseudo-arclength continuation in
+    float64, first in the direction of ``u_stop``, through folds, until it leaves the interval
+    between ``u_start`` and ``u_stop`` (its last point then lies on the end it crossed), or
+    after ``max_steps`` points, or when the step would have to shrink below
+    ``min_step_size``. Bifurcations between consecutive points are detected from the
+    multipliers (see :mod:`fhnrnn.fixedpoints._detect`) and located by bisection.
+
+    Parameters
+    ----------
+    step : callable or object with a ``.step`` method
+        The map ``F(x (B, d), u (B, 1)) -> (B, d)``, as in :func:`find_fixed_points`.
+    x0 : array or Tensor, shape (d,) or (1, d)
+        A state near a fixed point at ``u_start``.
+    u_start, u_stop : float
+        Where the continuation starts, and the input it heads for (either side of u_start).
+    step_size, max_step_size, min_step_size : float
+        First, largest and smallest pseudo-arclength step (in the units of ``(x, u)``).
+    max_steps : int
+        Largest number of branch points.
+    tol_location : float
+        Arclength bracket to which each bifurcation is located (an upper bound on its error
+        in u).
+    options : SearchOptions, optional
+        Settings of the search for the start; its ``tol_q`` is also the largest q a corrected
+        point may have.
+    device : str or torch.device, optional
+        As in :func:`find_fixed_points`.
+    **settings
+        Fields of :class:`SearchOptions`, replacing those of ``options``.
+
+    Returns
+    -------
+    Branch
+
+    Raises
+    ------
+    ValueError
+        On bad arguments, when ``u_start == u_stop``, when the map does not take a scalar
+        input, or when no fixed point is found from ``x0``.
+    """
+    search = SearchOptions.resolve(options, settings)
+    steps = _Steps.checked(step_size, max_step_size, min_step_size, max_steps, tol_location)
+    bounds = _bounds(u_start, u_stop)
+    u_start = float(u_start)
+    curve, first = _start(step, x0, u_start, np.sign(u_stop - u_start), search, device)
+    return _follow(curve, first, bounds, steps)
+
+
+def _bounds(u_start: float, u_stop: float) -> tuple[float, float]:
+    for name, value in (("u_start", u_start), ("u_stop", u_stop)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(
+            value
+        ):
+            raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    if u_start == u_stop:
+        raise ValueError(f"u_stop must differ from u_start, both are {u_start!r}")
+    return float(min(u_start, u_stop)), float(max(u_start, u_stop))
+
+
+def _start(
+    step: Any,
+    x0: Any,
+    u_start: float,
+    direction: float,
+    search: SearchOptions,
+    device: str | torch.device | None,
+) -> tuple[Curve, CurvePoint]:
+    """The curve of the map and its first point, the fixed point found from ``x0``."""
+    start = np.asarray(x0, dtype=np.float64).reshape(1, -1)
+    fn, x, u, work_device = prepare(
+        step, start, [u_start], device=device, dtype=torch.float64, noise_scale=0.0, seed=0
+    )
+    problem = Map(fn, torch.float64, work_device, x.shape[1])
+    problem.check(x, u)
+    found = find_fixed_points(fn, x, u, options=search, progress=False)
+    if len(found) == 0:
+        raise ValueError(
+            f"no fixed point found from x0 at u_start = {u_start} (lowest q "
+            f"{found.failed_q.min():.2e}, tol_q {search.tol_q:.0e})"
+        )
+    curve = Curve(problem, search.tol_q, _MAX_CORRECTOR)
+    y = np.append(found.xstar[0], u_start)
+    along_u = np.zeros_like(y)
+    along_u[-1] = direction
+    corrected = curve.correct(y, along_u, direction * u_start)
+    return curve, curve.point(y if corrected is None else corrected[0], along_u)
+
+
+def _follow(
+    curve: Curve, first: CurvePoint, bounds: tuple[float, float], steps: _Steps
+) -> Branch:
+    """Predictor-corrector steps from ``first`` until the branch leaves ``bounds``."""
+    points, events = [first], []
+    ds, reason = steps.initial, f"max_steps ({steps.max_steps}) reached"
+    while len(points) < steps.max_steps:
+        a = points[-1]
+        b = _step(curve, a, ds)
+        if b is None:
+            ds *= _SHRINK
+            if ds < steps.smallest:
+                reason = f"step size fell below min_step_size at u = {a.u:.6g}"
+                break
+            continue
+        leaving = not bounds[0] <= b.u <= bounds[1]
+        if leaving:
+            b = _land(curve, a, b, bounds) or b
+        events += [(len(points), event) for event in crossings(curve, a, b, steps.tol_location)]
+        points.append(b)
+        if leaving:
+            reason = f"left the interval [{bounds[0]:g}, {bounds[1]:g}] at u = {b.u:.6g}"
+            break
+        if b.iterations <= _EASY:
+            ds = min(ds * _GROW, steps.largest)
+    return _branch(points, events, reason)
+
+
+def _step(curve: Curve, a: CurvePoint, ds: float) -> CurvePoint | None:
+    """The next branch point, ``ds`` along the tangent at ``a``; None when none is found.
+
+    When the corrector fails, the step may have crossed a kink of a piecewise-linear map (a
+    region boundary, where the tangent turns abruptly, by more than a right angle at a
+    fold): the tangent of the region at ``y + ds t``, oriented like the branch, is tried
+    once instead.
+    """
+    tangents = [a.tangent]
+    while tangents:
+        tangent = tangents.pop()
+        predicted = a.y + ds * tangent
+        corrected = curve.correct(predicted, tangent, float(tangent @ predicted))
+        if corrected is not None:
+            return curve.point(corrected[0], tangent, a.orientation, corrected[1])
+        if tangent is a.tangent:
+            _, dg, _ = curve.linearise(predicted)
+            beyond, _ = curve.tangent(dg, a.tangent, a.orientation)
+            if not np.allclose(beyond, a.tangent, rtol=0.0, atol=1e-12):
+                tangents.append(beyond)
+    return None
+
+
+def _land(
+    curve: Curve, a: CurvePoint, b: CurvePoint, bounds: tuple[float, float]
+) -> CurvePoint | None:
+    """The branch point on the end of ``bounds`` that the step from a to b crossed."""
+    edge = bounds[0] if b.u < bounds[0] else bounds[1]
+    fraction = (edge - a.u) / (b.u - a.u)
+    along_u = np.zeros_like(a.y)
+    along_u[-1] = 1.0
+    corrected = curve.correct(a.y + fraction * (b.y - a.y), along_u, edge)
+    if corrected is None:
+        return None
+    return curve.point(corrected[0], a.tangent, a.orientation, corrected[1])
+
+
+def _branch(points: list[CurvePoint], events: list[tuple[int, Crossing]], reason: str) -> Branch:
+    y = np.stack([point.y for point in points])
+    arclength = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(y, axis=0), axis=1))])
+    bifurcations = tuple(
+        Bifurcation(
+            kind=crossing.kind,
+            u=crossing.point.u,
+            x=crossing.point.y[:-1].copy(),
+            multipliers=crossing.point.multipliers,
+            index=index,
+        )
+        for index, crossing in events
+    )
+    return Branch(
+        u=y[:, -1].copy(),
+        xstar=y[:, :-1].copy(),
+        eigenvalues=np.stack([point.multipliers for point in points]),
+        arclength=arclength,
+        bifurcations=bifurcations,
+        stop_reason=reason,
+    )

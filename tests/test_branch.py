@@ -1,0 +1,135 @@
+"""Pseudo-arclength continuation against maps whose branches and bifurcations are known.
+
+- ``x -> x + h (u + x - x^3)``: fixed points ``u = x^3 - x``, folds at ``x = -+1/sqrt(3)``,
+  ``u = +-2 / (3 sqrt(3))``, multiplier ``1 + h (1 - 3 x^2)``;
+- the logistic map ``x -> r x (1 - x)``: ``x* = 1 - 1/r``, multiplier ``2 - r``, flip at r = 3;
+- the delayed logistic map ``(x, y) -> (r x (1 - y), x)``: ``x* = y* = 1 - 1/r``, multipliers
+  the roots of ``l^2 - l + (r - 1)``, of modulus ``sqrt(r - 1)``: a Neimark-Sacker point at
+  r = 2 with multipliers ``exp(+-i pi / 3)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from fhnrnn.fhn import FHN
+from fhnrnn.fixedpoints import continue_branch
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+H = 0.1
+FOLD_U = 2.0 / (3.0 * np.sqrt(3.0))
+LOCATED = 1e-6  # the issue's location target in u
+
+
+def cubic(x, u):
+    return x + H * (u + x - x**3)
+
+
+def logistic(x, r):
+    return r * x * (1 - x)
+
+
+def delayed_logistic(z, r):
+    x, y = z[:, :1], z[:, 1:]
+    return torch.cat([r * x * (1 - y), x], dim=1)
+
+
+@pytest.fixture(scope="module")
+def s_curve():
+    return continue_branch(cubic, [-1.3], -1.0, 1.0)
+
+
+def test_fold_pair_is_passed_and_located(s_curve):
+    folds = s_curve.of_kind("fold")
+    assert [event.kind for event in s_curve.bifurcations] == ["fold", "fold"]
+    np.testing.assert_allclose([event.u for event in folds], [FOLD_U, -FOLD_U], atol=LOCATED)
+    np.testing.assert_allclose(
+        [event.x[0] for event in folds], [-1 / np.sqrt(3), 1 / np.sqrt(3)], atol=1e-4
+    )
+    for event in folds:
+        assert abs(event.critical - 1.0) < 1e-6
+
+
+def test_the_branch_lies_on_the_s_curve_and_ends_on_the_far_side(s_curve):
+    x = s_curve.xstar[:, 0]
+    np.testing.assert_allclose(s_curve.u, x**3 - x, atol=1e-10)
+    np.testing.assert_allclose(s_curve.eigenvalues[:, 0].real, 1 + H * (1 - 3 * x**2), atol=1e-10)
+    assert s_curve.u[-1] == pytest.approx(1.0, abs=1e-12) and x[-1] > 1.0
+    middle = (x > -1 / np.sqrt(3)) & (x < 1 / np.sqrt(3))
+    np.testing.assert_array_equal(s_curve.n_unstable, middle.astype(int))
+    assert "left the interval" in s_curve.stop_reason
+
+
+def test_logistic_flip_at_three():
+    branch = continue_branch(logistic, [0.6], 2.5, 3.5)
+    (flip,) = branch.bifurcations
+    assert flip.kind == "flip"
+    assert flip.u == pytest.approx(3.0, abs=LOCATED)
+    assert flip.x[0] == pytest.approx(2.0 / 3.0, abs=1e-6)
+    np.testing.assert_allclose(branch.xstar[:, 0], 1 - 1 / branch.u, atol=1e-12)
+    np.testing.assert_allclose(branch.eigenvalues[:, 0].real, 2 - branch.u, atol=1e-10)
+
+
+def test_neimark_sacker_of_the_delayed_logistic_map():
+    branch = continue_branch(delayed_logistic, [0.4, 0.4], 1.5, 2.5)
+    (point,) = branch.bifurcations
+    assert point.kind == "neimark-sacker"
+    assert point.u == pytest.approx(2.0, abs=LOCATED)
+    np.testing.assert_allclose(point.x, [0.5, 0.5], atol=1e-6)
+    assert point.critical == pytest.approx(np.exp(1j * np.pi / 3), abs=1e-6)
+    np.testing.assert_allclose(np.abs(branch.eigenvalues[:, 0]), np.sqrt(branch.u - 1), atol=1e-10)
+
+
+def test_continuation_runs_towards_smaller_inputs():
+    branch = continue_branch(logistic, [0.7], 3.5, 2.5)
+    assert np.all(np.diff(branch.u) < 0)
+    (flip,) = branch.bifurcations
+    assert flip.kind == "flip" and flip.u == pytest.approx(3.0, abs=LOCATED)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "match"),
+    [
+        ({"u_stop": -1.0}, "u_stop must differ"),
+        ({"u_stop": np.nan}, "u_stop"),
+        ({"step_size": 1.0}, "step sizes"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"tol_location": -1.0}, "tol_location"),
+        ({"x0": [5e3]}, "no fixed point"),
+    ],
+)
+def test_bad_arguments_name_what_is_wrong(arguments, match):
+    call = {"x0": [-1.3], "u_start": -1.0, "u_stop": 1.0, **arguments}
+    with pytest.raises(ValueError, match=match):
+        continue_branch(cubic, call.pop("x0"), call.pop("u_start"), call.pop("u_stop"), **call)
+
+
+def test_euler_fhn_map_has_neimark_sacker_points_where_its_closed_form_says():
+    fhn, dt = FHN(), 0.1
+
+    def euler(state, current):
+        v, w = state[:, :1], state[:, 1:]
+        rate = torch.cat([v - v**3 / 3 - w + current, (v + fhn.a - fhn.b * w) / fhn.tau], dim=1)
+        return state + dt * rate
+
+    branch = continue_branch(euler, np.array(fhn.fixed_point(0.0)), 0.0, 1.75)
+    kinds = [event.kind for event in branch.bifurcations]
+    assert kinds == ["neimark-sacker", "neimark-sacker"]
+    located = [event.u for event in branch.bifurcations]
+    np.testing.assert_allclose(located, fhn.euler_hopf_points(dt), atol=LOCATED)
+    np.testing.assert_allclose(branch.xstar[:, 0], fhn.fixed_point(branch.u)[0], atol=1e-10)
+
+
+def test_a_piecewise_linear_fold_is_turned():
+    def vee(x, u):  # fixed points u = |x| - 1: a kink at x = 0 where the branch turns
+        return x + H * (u + 1 - torch.abs(x))
+
+    branch = continue_branch(vee, [-1.5], 0.5, -2.0)
+    (fold,) = branch.bifurcations
+    assert fold.kind == "fold" and fold.u == pytest.approx(-1.0, abs=LOCATED)
+    assert branch.xstar[-1, 0] == pytest.approx(1.5, abs=1e-10)
+    assert branch.u[-1] == pytest.approx(0.5, abs=1e-12)
+    np.testing.assert_allclose(branch.u, np.abs(branch.xstar[:, 0]) - 1, atol=1e-10)
