@@ -43,11 +43,12 @@ nbval: $(STAMP)
 	rm -rf $(NBVAL_OUT)
 	$(NBVAL_RUN)
 
-# The same check as another machine would run it: torch's generic (non-vectorised) kernels
-# and one thread. A committed output that depends on the CPU or the thread count fails here.
+# The same check as another machine would run it: torch's generic (non-vectorised) kernels,
+# MKL's vendor-neutral code path (other matmul bits) and one thread. A committed output that
+# depends on the CPU, the BLAS kernels or the thread count fails here.
 nbval-portable: $(STAMP)
 	rm -rf $(NBVAL_OUT)
-	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 $(NBVAL_RUN)
+	ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=1 $(NBVAL_RUN)
 
 test: lint unit nbval
 
