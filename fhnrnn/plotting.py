@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping, Sequence
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
+from PIL import Image
 
 from fhnrnn._paths import atomic_write_bytes, output_root
 
@@ -59,13 +63,8 @@ def save_figure(fig: Figure, name: str, *, formats: tuple[str, ...] = ("png", "p
     list of pathlib.Path
         The files written.
     """
-    if not isinstance(fig, Figure):
-        raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ValueError(f"name must be letters, digits, '_' or '-', got {name!r}")
-    unknown = set(formats) - set(_METADATA)
-    if unknown or not formats:
-        raise ValueError(f"formats must be drawn from {sorted(_METADATA)}, got {formats!r}")
+    _check_figure_and_name(fig, name)
+    _check_formats(formats, _METADATA)
     written = []
     for fmt in formats:
         buffer = io.BytesIO()
@@ -74,6 +73,126 @@ def save_figure(fig: Figure, name: str, *, formats: tuple[str, ...] = ("png", "p
         atomic_write_bytes(path, buffer.getvalue())
         written.append(path)
     return written
+
+
+def _check_figure_and_name(fig: Figure, name: str) -> None:
+    if not isinstance(fig, Figure):
+        raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"name must be letters, digits, '_' or '-', got {name!r}")
+
+
+def _check_formats(formats: tuple[str, ...], known: Sequence[str]) -> None:
+    if not formats or set(formats) - set(known):
+        raise ValueError(f"formats must be drawn from {sorted(known)}, got {formats!r}")
+
+
+# ---------------------------------------------------------------------------- animations
+
+_ANIMATION_FORMATS = ("gif", "mp4")
+# ffmpeg without its version, creation time or any other metadata in the file.
+_FFMPEG_FIXED = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1"]
+
+
+def save_animation(
+    fig: Figure,
+    update: Callable[[int], object],
+    n_frames: int,
+    name: str,
+    *,
+    fps: float = 6.0,
+    dpi: float = 80.0,
+    formats: tuple[str, ...] | None = None,
+) -> list[Path]:
+    """Write an animation to ``figures/NAME.gif`` (and ``figures/NAME.mp4`` with ffmpeg).
+
+    Frame ``k`` is what ``fig`` shows after ``update(k)``. Like :func:`save_figure`, files
+    are written atomically and carry no timestamps or software versions, so redrawing the
+    same frames writes the same bytes.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure that ``update`` redraws.
+    update : callable
+        ``update(k)`` draws frame ``k`` on ``fig``, for ``k = 0, ..., n_frames - 1``.
+    n_frames : int
+        Number of frames (>= 1).
+    name : str
+        File stem: letters, digits, ``_`` and ``-``.
+    fps : float, default 6
+        Frames per second.
+    dpi : float, default 80
+        Resolution of the frames.
+    formats : tuple of str, optional
+        Drawn from ``("gif", "mp4")``; by default the GIF, and the MP4 when ffmpeg is on the
+        path.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+
+    Raises
+    ------
+    ValueError
+        For a bad figure, name, frame count, rate or format, or ``"mp4"`` without ffmpeg.
+    """
+    _check_figure_and_name(fig, name)
+    ffmpeg = shutil.which("ffmpeg")
+    if formats is None:
+        formats = ("gif", "mp4") if ffmpeg else ("gif",)
+    _check_formats(formats, _ANIMATION_FORMATS)
+    if "mp4" in formats and not ffmpeg:
+        raise ValueError("formats: 'mp4' needs ffmpeg, which is not on the path")
+    if not isinstance(n_frames, int) or n_frames < 1:
+        raise ValueError(f"n_frames must be an integer >= 1, got {n_frames!r}")
+    if not (np.isfinite(fps) and fps > 0 and np.isfinite(dpi) and dpi > 0):
+        raise ValueError(f"fps and dpi must be finite and > 0, got {fps!r} and {dpi!r}")
+    frames = [_frame(fig, update, index, dpi) for index in range(n_frames)]
+    encoders = {"gif": _gif_bytes, "mp4": lambda f, rate: _mp4_bytes(f, rate, ffmpeg)}
+    written = []
+    for fmt in formats:
+        path = figures_dir() / f"{name}.{fmt}"
+        atomic_write_bytes(path, encoders[fmt](frames, fps))
+        written.append(path)
+    return written
+
+
+def _frame(fig: Figure, update: Callable[[int], object], index: int, dpi: float) -> Image.Image:
+    """Frame ``index`` as an RGB image; every frame has the figure's full size."""
+    update(index)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=None, metadata=_METADATA["png"])
+    return Image.open(buffer).convert("RGB")
+
+
+def _gif_bytes(frames: list[Image.Image], fps: float) -> bytes:
+    palette = [frame.convert("P", palette=Image.Palette.ADAPTIVE, colors=64) for frame in frames]
+    buffer = io.BytesIO()
+    palette[0].save(
+        buffer,
+        format="GIF",
+        save_all=True,
+        append_images=palette[1:],
+        duration=round(1000 / fps),
+        loop=0,
+    )
+    return buffer.getvalue()
+
+
+def _mp4_bytes(frames: list[Image.Image], fps: float, ffmpeg: str) -> bytes:
+    """H.264 in MP4 from ffmpeg, fed raw RGB frames (padded to even sizes for yuv420p)."""
+    width, height = frames[0].size
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "animation.mp4"
+        command = [ffmpeg, "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24"]
+        command += ["-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "-"]
+        command += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2:color=white", "-c:v", "libx264"]
+        command += ["-pix_fmt", "yuv420p", "-threads", "1", *_FFMPEG_FIXED, str(target)]
+        raw = b"".join(frame.tobytes() for frame in frames)
+        subprocess.run(command, input=raw, check=True, capture_output=True)
+        return target.read_bytes()
 
 
 # ---------------------------------------------------------------------------- FHN figures
@@ -420,6 +539,85 @@ def plot_fixed_point_curve(
     ax.set(xlabel="$v^*$", ylabel="$w^*$", zlabel="current $I$")
     ax.legend(loc="upper left", fontsize=8)
     return ax.figure
+
+
+def fhn_sweep_animation(
+    model: FHN,
+    currents: ArrayLike,
+    trajectories: ArrayLike,
+    network_currents: ArrayLike,
+    network_v: ArrayLike,
+) -> tuple[Figure, Callable[[int], Axes]]:
+    """The FHN phase plane swept over the current, for :func:`save_animation`.
+
+    Frame ``k`` is :func:`plot_phase_plane` at ``currents[k]`` (nullclines, trajectory, the
+    fixed point ``v*`` coloured and named by its type, with its eigenvalues), and, wherever
+    the network has fixed points at that current, their translated voltages ``ṽ*`` placed
+    on the ``w``-nullcline ``w = (ṽ* + a) / b``. The network's points at the currents
+    already swept stay as small dots.
+
+    Parameters
+    ----------
+    model : fhnrnn.fhn.FHN
+    currents : array_like, shape (K,)
+        Current of each frame, increasing.
+    trajectories : array_like, shape (K, T, 2)
+        The trajectory ``(v, w)`` drawn in each frame.
+    network_currents, network_v : array_like, shape (N,)
+        Current and translated voltage ``ṽ*`` of each of the network's fixed points.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    update : callable
+        ``update(k)`` draws frame ``k``.
+    """
+    frames = _array(currents, "currents", 1)
+    paths = _array(trajectories, "trajectories", 3)
+    at = _array(network_currents, "network_currents", 1)
+    v_tilde = _array(network_v, "network_v", 1)
+    if paths.shape[0] != frames.size or paths.shape[2] != 2:
+        raise ValueError(f"trajectories must have shape ({frames.size}, T, 2), got {paths.shape}")
+    if at.shape != v_tilde.shape:
+        raise ValueError("network_currents and network_v must have the same shape")
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+
+    def update(index: int) -> Axes:
+        ax.clear()
+        plot_phase_plane(ax, model, frames[index], trajectory=paths[index])
+        here = np.isclose(at, frames[index], rtol=0.0, atol=1e-9)
+        before = (at < frames[index]) & ~here
+        w_tilde = (v_tilde + model.a) / model.b
+        ax.plot(
+            v_tilde[before],
+            w_tilde[before],
+            "o",
+            ls="none",
+            ms=3,
+            color=_NETWORK_COLOR,
+            alpha=0.6,
+            label=r"network $\tilde v^*$ at the currents swept",
+        )
+        ax.plot(
+            v_tilde[here],
+            w_tilde[here],
+            "X",
+            ls="none",
+            ms=10,
+            color=_NETWORK_COLOR,
+            mec="black",
+            mew=0.6,
+            zorder=6,
+            label=_NETWORK_LABEL,
+        )
+        ax.legend(loc="lower right", fontsize=7)
+        return ax
+
+    return fig, update
+
+
+_NETWORK_COLOR = "#CC79A7"
+_NETWORK_LABEL = r"network $\tilde v^*$ at this current ($w$ on the $w$-nullcline)"
 
 
 # ------------------------------------------------ sine-wave validation (notebook 02)
