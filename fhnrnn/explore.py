@@ -47,6 +47,8 @@ __all__ = [
     "explore_sine_wave",
 ]
 
+CSS_CLASS = "fhnrnn-explorer"
+"""CSS class of an explorer's widget box in the page (the browser test finds it by it)."""
 _PNG_DPI = 90
 _V_RANGE, _W_RANGE = (-2.5, 2.5), (-1.0, 3.0)
 _EULER_STEP = 0.01
@@ -95,8 +97,9 @@ class Explorer:
             continuous_update=False,
             layout=widgets.Layout(width="70%"),
         )
-        self.image = widgets.Image(format="png")
+        self.image = widgets.Image(format="png", width=round(figsize[0] * _PNG_DPI))
         self.widget = widgets.VBox([self.slider, self.image])
+        self.widget.add_class(CSS_CLASS)
         self.slider.observe(self._redraw, names="value")
         self._redraw()
 
