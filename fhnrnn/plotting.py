@@ -163,7 +163,8 @@ def _frame(fig: Figure, update: Callable[[int], object], index: int, dpi: float)
     """Frame ``index`` as an RGB image; every frame has the figure's full size."""
     update(index)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=None, metadata=_METADATA["png"])
+    with plt.rc_context({"savefig.bbox": "standard"}):
+        fig.savefig(buffer, format="png", dpi=dpi, metadata=_METADATA["png"])
     return Image.open(buffer).convert("RGB")
 
 
@@ -398,7 +399,7 @@ def plot_fixed_points(
     matplotlib.figure.Figure
     """
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), sharex=True)
+        _, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), sharex=True, layout="constrained")
     values = model.fixed_point(I)
     labels = model.classify(I)
     for ax, value, name in zip(axes, values, ("$v^*$", "$w^*$"), strict=True):
@@ -580,7 +581,7 @@ def fhn_sweep_animation(
         raise ValueError(f"trajectories must have shape ({frames.size}, T, 2), got {paths.shape}")
     if at.shape != v_tilde.shape:
         raise ValueError("network_currents and network_v must have the same shape")
-    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    fig, ax = plt.subplots(figsize=(8.6, 4.6), layout="constrained")
 
     def update(index: int) -> Axes:
         ax.clear()
@@ -610,7 +611,7 @@ def fhn_sweep_animation(
             zorder=6,
             label=_NETWORK_LABEL,
         )
-        ax.legend(loc="lower right", fontsize=7)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
         return ax
 
     return fig, update
@@ -768,7 +769,9 @@ def plot_eigenfrequencies(
         raise ValueError("series must hold at least one (omega, rate, modulus) triple")
     if not (np.isfinite(tolerance) and tolerance > 0):
         raise ValueError(f"tolerance must be finite and > 0, got {tolerance!r}")
-    fig, (ax_rate, ax_error, ax_modulus) = plt.subplots(1, 3, figsize=(11.5, 3.6))
+    fig, (ax_rate, ax_error, ax_modulus) = plt.subplots(
+        1, 3, figsize=(9.0, 3.4), layout="constrained"
+    )
     low, high = np.inf, -np.inf
     markers = ["o", "s", "^", "D"]
     for index, (label, (omega, rate, modulus)) in enumerate(series.items()):
@@ -805,7 +808,12 @@ def plot_eigenfrequencies(
     )
     ax_error.set(xlabel=omega_label, ylabel="relative error (%)", title="rate against target")
     ax_modulus.set(xlabel=omega_label, ylabel=r"$|\lambda|$", title="modulus")
-    ax_rate.legend(fontsize="small")
-    ax_error.legend(fontsize="small")
-    fig.tight_layout()
+    handles, labels = ax_rate.get_legend_handles_labels()
+    band = ax_error.get_legend_handles_labels()
+    fig.legend(
+        [*handles, band[0][-1]],
+        [*labels, band[1][-1]],
+        loc="outside lower center",
+        ncol=len(labels) + 1,
+    )
     return fig
