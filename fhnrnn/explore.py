@@ -53,6 +53,8 @@ _PNG_DPI = 90
 _V_RANGE, _W_RANGE = (-2.5, 2.5), (-1.0, 3.0)
 _EULER_STEP = 0.01
 _MEAN_LABEL = r"cycle average $\langle v\rangle$"
+# The network's points in pink, as in fhnrnn.plotting.fhn_sweep_animation; the cycle average grey.
+_NETWORK, _MEAN = "#CC79A7", "0.45"
 
 
 class Explorer:
@@ -105,10 +107,10 @@ class Explorer:
 
     def _redraw(self, _change: object = None) -> None:
         self.figure.clear()
-        with plt.style.context(STYLE_PATH):
+        with plt.style.context(STYLE_PATH), plt.rc_context({"savefig.bbox": "standard"}):
             self._draw(self.figure, self.slider.value)
             buffer = io.BytesIO()
-            self.figure.savefig(buffer, format="png", dpi=_PNG_DPI, bbox_inches=None)
+            self.figure.savefig(buffer, format="png", dpi=_PNG_DPI)
         self.image.value = buffer.getvalue()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict | None:
@@ -350,15 +352,15 @@ def draw_network_current(
     ax_plane, ax_time, ax_eig = fig.subplots(1, 3, width_ratios=[1.2, 1.5, 1])
     plot_phase_plane(ax_plane, fhn, I, trajectory=fhn_states, v_range=_V_RANGE, w_range=_W_RANGE)
     levels = np.asarray(v_tilde, dtype=np.float64)
-    _mark_on_w_nullcline(ax_plane, fhn, levels, "X", "C5", r"network $\tilde v^*$")
-    _mark_on_w_nullcline(ax_plane, fhn, np.array([v_mean]), "^", "C1", _MEAN_LABEL)
+    _mark_on_w_nullcline(ax_plane, fhn, levels, "X", _NETWORK, r"network $\tilde v^*$")
+    _mark_on_w_nullcline(ax_plane, fhn, np.array([v_mean]), "^", _MEAN, _MEAN_LABEL)
     ax_plane.legend(loc="lower right", fontsize=6)
     _draw_voltage_levels(ax_time, times, fhn_states[:, 0], network_v)
     ax_time.axhline(fhn.fixed_point(I)[0], color="black", ls=":", lw=1.2, label="$v^*$")
     for index, level in enumerate(levels):
         label = r"$\tilde v^*$" if index == 0 else None
-        ax_time.axhline(level, color="C5", ls="--", lw=1.2, label=label)
-    ax_time.axhline(v_mean, color="C1", lw=1.2, label=r"$\langle v\rangle$")
+        ax_time.axhline(level, color=_NETWORK, ls="--", lw=1.4, label=label)
+    ax_time.axhline(v_mean, color=_MEAN, ls="-.", lw=1.2, label=r"$\langle v\rangle$")
     ax_time.legend(loc="upper right", ncol=3, fontsize=7)
     _draw_network_spectrum(ax_eig, np.asarray(eigenvalues).ravel(), 1 + dt * fhn.eigenvalues(I))
     return [ax_plane, ax_time, ax_eig]
@@ -392,7 +394,7 @@ def _draw_network_spectrum(ax: Axes, values: np.ndarray, euler: np.ndarray) -> N
         mew=1.5,
         label=r"FHN, $1 + \Delta t\,\mu$",
     )
-    ax.plot(values.real, values.imag, "o", color="C5", ms=4, label="network, leading")
+    ax.plot(values.real, values.imag, "o", color=_NETWORK, ms=4, label="network, leading")
     title = rf"largest $|\lambda| = {np.abs(values).max():.3f}$" if values.size else None
     ax.set_title(title or "no fixed point found")
     ax.legend(loc="lower left", fontsize=7)
