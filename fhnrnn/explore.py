@@ -32,7 +32,13 @@ from fhnrnn.analysis import fixed_point_labels, rollout_float64, translate
 from fhnrnn.fhn import FHN
 from fhnrnn.fixedpoints import FixedPoints
 from fhnrnn.models import RNNCell
-from fhnrnn.plotting import CLASS_COLORS, STYLE_PATH, plot_phase_plane
+from fhnrnn.plotting import (
+    CLASS_COLORS,
+    STAR,
+    STYLE_PATH,
+    plot_direction_field,
+    plot_phase_plane,
+)
 from fhnrnn.tasks import SineWaveTask
 
 __all__ = [
@@ -502,31 +508,14 @@ def draw_flow_comparison(
     ax_fhn, ax_net = fig.subplots(1, 2, sharex=True, sharey=True)
     plot_phase_plane(ax_fhn, fhn, I, v_range=_V_RANGE, w_range=_W_RANGE)
     ax_fhn.set_title(f"FHN: {fhn.classify(I)}")
-    speed = np.hypot(velocity[:, 0], velocity[:, 1]) + 1e-12
-    ax_net.quiver(
-        *positions.T,
-        *(velocity / speed[:, None]).T,
-        color="0.75",
-        angles="xy",
-        scale=40,
-        width=0.0025,
-    )
+    plot_direction_field(ax_net, positions, velocity)
     v = np.linspace(*_V_RANGE, 400)
     for w, color in zip(fhn.nullclines(v, I), ("#0072B2", "#009E73"), strict=True):
         ax_net.plot(v, w, color=color, lw=0.9, alpha=0.5)
     ax_net.plot(
         *fhn.fixed_point(I), "o", mfc="none", mec="black", ms=10, mew=1.2, label="FHN fixed point"
     )
-    ax_net.plot(
-        *fixed_point,
-        "*",
-        ms=14,
-        color=CLASS_COLORS[label],
-        mec="black",
-        mew=0.6,
-        label="network fixed point",
-        zorder=5,
-    )
+    ax_net.plot(*fixed_point, color=CLASS_COLORS[label], label="network fixed point", **STAR)
     ax_net.set(xlim=_V_RANGE, ylim=_W_RANGE, xlabel="voltage $v$", title=f"network: {label}")
     ax_net.legend(loc="lower right", fontsize=8)
     ax_net.grid(False)

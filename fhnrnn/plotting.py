@@ -300,6 +300,26 @@ def plot_fhn_timeseries(
     return figure
 
 
+STAR = {"marker": "*", "ls": "none", "ms": 14, "mec": "black", "mew": 0.6, "zorder": 5}
+"""Marker style of a fixed point (coloured by its type with :data:`CLASS_COLORS`)."""
+
+
+def plot_direction_field(ax: Axes, positions: np.ndarray, velocity: np.ndarray) -> None:
+    """Grey arrows of equal length along ``velocity`` (N, 2) at ``positions`` (N, 2)."""
+    speed = np.hypot(velocity[:, 0], velocity[:, 1])[:, None] + 1e-12
+    direction = velocity / speed
+    ax.quiver(
+        positions[:, 0],
+        positions[:, 1],
+        direction[:, 0],
+        direction[:, 1],
+        color="0.75",
+        angles="xy",
+        scale=40,
+        width=0.0025,
+    )
+
+
 def plot_phase_plane(
     ax: Axes,
     model: FHN,
@@ -327,18 +347,8 @@ def plot_phase_plane(
     Axes
     """
     v_grid, w_grid = np.meshgrid(np.linspace(*v_range, 21), np.linspace(*w_range, 17))
-    flow = model.rhs(np.stack([v_grid, w_grid], axis=-1), I)
-    speed = np.hypot(flow[..., 0], flow[..., 1]) + 1e-12
-    ax.quiver(
-        v_grid,
-        w_grid,
-        flow[..., 0] / speed,
-        flow[..., 1] / speed,
-        color="0.75",
-        angles="xy",
-        scale=40,
-        width=0.0025,
-    )
+    grid = np.column_stack([v_grid.ravel(), w_grid.ravel()])
+    plot_direction_field(ax, grid, model.rhs(grid, I))
     v = np.linspace(*v_range, 400)
     w_v, w_w = model.nullclines(v, I)
     ax.plot(v, w_v, color="#0072B2", label=r"$v$-nullcline ($\dot v = 0$)")
@@ -349,15 +359,7 @@ def plot_phase_plane(
     kind = model.classify(I)
     v_star, w_star = model.fixed_point(I)
     ax.plot(
-        v_star,
-        w_star,
-        "*",
-        ms=14,
-        color=CLASS_COLORS[kind],
-        mec="black",
-        mew=0.6,
-        label="fixed point (coloured by type)",
-        zorder=5,
+        v_star, w_star, color=CLASS_COLORS[kind], label="fixed point (coloured by type)", **STAR
     )
     ax.text(
         0.03,
@@ -589,27 +591,18 @@ def fhn_sweep_animation(
         here = np.isclose(at, frames[index], rtol=0.0, atol=1e-9)
         before = (at < frames[index]) & ~here
         w_tilde = (v_tilde + model.a) / model.b
-        ax.plot(
-            v_tilde[before],
-            w_tilde[before],
-            "o",
-            ls="none",
-            ms=3,
-            color=_NETWORK_COLOR,
-            alpha=0.6,
-            label=r"network $\tilde v^*$ at the currents swept",
-        )
+        dots = {"ls": "none", "color": _NETWORK_COLOR}
+        ax.plot(v_tilde[before], w_tilde[before], "o", ms=3, alpha=0.6, label=_SWEPT_LABEL, **dots)
         ax.plot(
             v_tilde[here],
             w_tilde[here],
             "X",
-            ls="none",
             ms=10,
-            color=_NETWORK_COLOR,
             mec="black",
             mew=0.6,
             zorder=6,
             label=_NETWORK_LABEL,
+            **dots,
         )
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
         return ax
@@ -618,6 +611,7 @@ def fhn_sweep_animation(
 
 
 _NETWORK_COLOR = "#CC79A7"
+_SWEPT_LABEL = r"network $\tilde v^*$ at the currents swept"
 _NETWORK_LABEL = r"network $\tilde v^*$ at this current ($w$ on the $w$-nullcline)"
 
 

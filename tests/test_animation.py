@@ -49,6 +49,7 @@ def test_save_animation_writes_one_gif_frame_per_update(output_root: Path, movin
     with Image.open(path) as gif:
         frames = [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(gif)]
         assert gif.info["duration"] == 200
+        assert gif.size == (160, 120)  # the whole 2 x 1.5 inch figure at 80 dpi, never cropped
     assert len(frames) == 4
     assert all(not np.array_equal(a, b) for a, b in itertools.pairwise(frames))
 
