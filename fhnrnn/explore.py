@@ -390,7 +390,7 @@ def _draw_voltage_levels(
 
 def _draw_network_spectrum(ax: Axes, values: np.ndarray, euler: np.ndarray) -> None:
     """Network eigenvalues ``values`` (n,) and the FHN Euler map's ``euler`` (2,)."""
-    _unit_circle(ax, max(1.15, 1.05 * float(np.abs(values).max(initial=0.0))))
+    _unit_circle(ax, max(1.15, 1.05 * float(np.abs([*values, *euler]).max())))
     ax.plot(
         euler.real,
         euler.imag,

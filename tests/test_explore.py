@@ -83,6 +83,25 @@ def test_draw_network_current_puts_the_translated_points_on_the_w_nullcline(fhn:
     assert np.allclose(network.get_xdata(), eigenvalues.ravel().real)
 
 
+def test_draw_network_current_keeps_the_fhn_eigenvalues_in_view(fhn: FHN) -> None:
+    euler = 1 + 0.3 * fhn.eigenvalues(1.0)  # 1.22 and 1.01
+    *_, ax_eig = explore.draw_network_current(
+        Figure(),
+        fhn,
+        1.0,
+        np.arange(2.0),
+        np.zeros((2, 2)),
+        np.zeros(2),
+        np.array([0.1]),
+        0.1,
+        np.array([[0.5 + 0.0j]]),
+        dt=0.3,
+    )
+    (marks,) = _marker_lines(ax_eig, "+")
+    assert np.allclose(marks.get_xdata(), euler.real)
+    assert ax_eig.get_xlim()[1] > euler.real.max()
+
+
 def test_draw_flow_comparison_marks_both_fixed_points(fhn: FHN) -> None:
     positions = np.array([[0.0, 0.0], [1.0, 1.0]])
     ax_fhn, ax_net = explore.draw_flow_comparison(
