@@ -12,11 +12,15 @@ figure and works without widgets (the tests call them on the Agg backend).
   its translated fixed points and its eigenvalues over the current.
 - :func:`explore_network_flow` (notebook 06): the network's flow and fixed point against the
   FHN's over the current.
+
+Headless runs (``python -m fhnrnn reproduce``, ``make nbval``) set ``FHNRNN_HEADLESS=1``;
+:func:`headless` tells a notebook to skip its explorer there.
 """
 
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,6 +46,7 @@ from fhnrnn.plotting import (
 from fhnrnn.tasks import SineWaveTask
 
 __all__ = [
+    "HEADLESS_ENV",
     "Explorer",
     "draw_flow_comparison",
     "draw_network_current",
@@ -51,8 +56,11 @@ __all__ = [
     "explore_network_flow",
     "explore_phase_plane",
     "explore_sine_wave",
+    "headless",
 ]
 
+HEADLESS_ENV = "FHNRNN_HEADLESS"
+"""Set to 1 in every kernel that ``reproduce`` and ``make nbval`` start: no explorer there."""
 CSS_CLASS = "fhnrnn-explorer"
 """CSS class of an explorer's widget box in the page (the browser test finds it by it)."""
 _PNG_DPI = 90
@@ -61,6 +69,15 @@ _EULER_STEP = 0.01
 _MEAN_LABEL = r"cycle average $\langle v\rangle$"
 # The network's points in pink, as in fhnrnn.plotting.fhn_sweep_animation; the cycle average grey.
 _NETWORK, _MEAN = "#CC79A7", "0.45"
+
+
+def headless() -> bool:
+    """Whether this kernel runs headless (``FHNRNN_HEADLESS=1``), where no one moves a slider.
+
+    A notebook's explorer cell reads ``if INTERACTIVE and not headless():``, so that a person
+    gets the explorer without editing anything and papermill or nbval runs skip it.
+    """
+    return os.environ.get(HEADLESS_ENV, "") not in ("", "0")
 
 
 class Explorer:

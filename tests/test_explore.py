@@ -135,6 +135,17 @@ def test_phase_plane_explorer_redraws_when_the_slider_moves(fhn: FHN) -> None:
     assert "application/vnd.jupyter.widget-view+json" in explorer._repr_mimebundle_()
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, False), ("", False), ("0", False), ("1", True)]
+)
+def test_headless_reads_the_environment(monkeypatch: pytest.MonkeyPatch, value, expected) -> None:
+    if value is None:
+        monkeypatch.delenv(explore.HEADLESS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(explore.HEADLESS_ENV, value)
+    assert explore.headless() is expected
+
+
 def test_explorer_needs_options() -> None:
     with pytest.raises(ValueError, match="options"):
         explore.Explorer("x", [], lambda fig, value: None, figsize=(2, 2))
