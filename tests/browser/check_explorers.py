@@ -4,7 +4,8 @@ For each notebook checked (copies under ``OUT/notebooks``, so the committed ones
 outputs; figures and numbers go to ``OUT/outputs``): open it in JupyterLab, run every cell,
 wait for the explorer's image, move its slider with the mouse, and check that the image's
 pixels changed and that no cell shows an error. Screenshots go to ``OUT``. The JupyterLab
-server listens on 127.0.0.1 with a random token and is stopped whatever happens.
+server listens on 127.0.0.1 with a random token, runs its kernels without
+``FHNRNN_HEADLESS`` (as a person would), and is stopped whatever happens.
 
 Run with ``make browser-test`` (it installs Chromium and Playwright when missing), or
 ``python tests/browser/check_explorers.py [--out build/browser] [--notebooks 01 05]``.
@@ -31,6 +32,8 @@ import numpy as np
 from PIL import Image, ImageChops
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
+from fhnrnn.explore import CSS_CLASS, HEADLESS_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -44,7 +47,7 @@ FLAGS = [
     "--disable-sync",
 ]
 RUN_TIMEOUT_MS = 15 * 60 * 1000  # every cell of one notebook, the first training included
-EXPLORER = ".fhnrnn-explorer"  # fhnrnn.explore.CSS_CLASS
+EXPLORER = f".{CSS_CLASS}"
 EXPLORER_IMAGE = f"{EXPLORER} img.widget-image"
 # The notebook's cells and their outputs, read from JupyterLab's model of the notebook.
 OUTPUT_TYPES_JS = """() => {
@@ -109,7 +112,7 @@ def jupyter_lab(folder: Path, outputs: Path, log: Path) -> Iterator[str]:
     command += ["--allow-root"] if os.geteuid() == 0 else []
     with tempfile.TemporaryDirectory() as state, log.open("w") as handle:
         env = {
-            **os.environ,
+            **{key: value for key, value in os.environ.items() if key != HEADLESS_ENV},
             "FHNRNN_OUTPUT_ROOT": str(outputs),
             "JUPYTER_RUNTIME_DIR": str(Path(state) / "runtime"),
             "JUPYTERLAB_WORKSPACES_DIR": str(Path(state) / "workspaces"),
