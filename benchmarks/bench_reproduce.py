@@ -42,8 +42,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -53,6 +52,7 @@ import torch
 from fhnrnn._paths import CACHE_DIR_ENV, OUTPUT_ROOT_ENV, atomic_write_text
 from fhnrnn.reproduce import (
     describe_error,
+    environment,
     execute_notebook,
     numbered_notebooks,
     select_notebooks,
@@ -91,21 +91,6 @@ def timed(action: Callable[[], object]) -> Timing:
     except Exception as exc:  # a failed step is reported in the table, not raised
         return Timing(time.perf_counter() - start, describe_error(exc))
     return Timing(time.perf_counter() - start)
-
-
-@contextmanager
-def environment(**variables: str) -> Iterator[None]:
-    """Set environment variables (inherited by the kernels) for the duration."""
-    previous = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def seed_outputs(output_root: Path) -> None:

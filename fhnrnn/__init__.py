@@ -4,8 +4,9 @@ The package holds all the computing behind the notebooks: the FHN model (:mod:`f
 datasets (:mod:`fhnrnn.tasks`), RNN cells (:mod:`fhnrnn.models`), training
 (:mod:`fhnrnn.training`), the Sussillo & Barak fixed-point engine
 (:mod:`fhnrnn.fixedpoints`), analysis (:mod:`fhnrnn.analysis`), figures
-(:mod:`fhnrnn.plotting`), numbers for the paper (:mod:`fhnrnn.paper`) and notebook
-reproduction (:mod:`fhnrnn.reproduce`).
+(:mod:`fhnrnn.plotting`), numbers for the paper (:mod:`fhnrnn.paper`), the training recipes of
+the notebooks (:mod:`fhnrnn.recipes`), the shipped networks they analyse
+(:mod:`fhnrnn.artifacts`) and notebook reproduction (:mod:`fhnrnn.reproduce`).
 """
 
 __version__ = "0.1.0"

@@ -33,6 +33,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.integrate import solve_ivp
 
+from fhnrnn._validation import real_array
+
 METHODS = ("euler", "rk45")
 """Integrators accepted by :meth:`FHN.simulate`."""
 
@@ -43,19 +45,8 @@ Jacobian is exactly zero (at a Hopf point)."""
 FloatArray = NDArray[np.float64]
 
 
-def _real_array(value: ArrayLike, name: str) -> FloatArray:
-    """``value`` as a float64 array, or a ValueError naming ``name``."""
-    raw = np.asarray(value)
-    if raw.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must be real numbers, got {value!r}")
-    array = raw.astype(np.float64)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return array
-
-
 def _real_scalar(value: float, name: str) -> float:
-    array = _real_array(value, name)
+    array = real_array(value, name)
     if array.ndim != 0:
         raise ValueError(f"{name} must be a scalar, got an array of shape {array.shape}")
     return float(array)
@@ -69,7 +60,7 @@ def _positive_scalar(value: float, name: str) -> float:
 
 
 def _state_array(state: ArrayLike, name: str) -> FloatArray:
-    array = _real_array(state, name)
+    array = real_array(state, name)
     if array.ndim == 0 or array.shape[-1] != 2:
         raise ValueError(f"{name} must have shape (..., 2) holding (v, w), got {array.shape}")
     return array
@@ -161,7 +152,7 @@ class FHN:
             The derivatives, with the broadcast shape of ``state[..., 0]`` and ``I``.
         """
         state = _state_array(state, "state")
-        current = _real_array(I, "I")
+        current = real_array(I, "I")
         return self._rhs(state, current)
 
     def _rhs(self, state: FloatArray, current: FloatArray) -> FloatArray:
@@ -187,8 +178,8 @@ class FHN:
         w_w : ndarray
             ``w``-nullcline (``dw/dt = 0``): ``w = (v + a) / b``, independent of ``I``.
         """
-        v = _real_array(v, "v")
-        current = _real_array(I, "I")
+        v = real_array(v, "v")
+        current = real_array(I, "I")
         w_v = v - v**3 / 3.0 + current
         w_w = np.broadcast_to((v + self.a) / self.b, w_v.shape).copy()
         return w_v, w_w
@@ -240,7 +231,7 @@ class FHN:
             non-positive ``t_max``, ``dt``, ``rtol`` or ``atol``, ``t_max < dt``, or an
             unknown ``method``.
         """
-        current = _real_array(I, "I")
+        current = real_array(I, "I")
         t_max = _positive_scalar(t_max, "t_max")
         dt = _positive_scalar(dt, "dt")
         if method not in METHODS:
@@ -322,7 +313,7 @@ class FHN:
         v_star, w_star : ndarray, shape (...)
             The fixed point for each current (numpy scalars for a scalar ``I``).
         """
-        v_star = self._v_star(_real_array(I, "I"))
+        v_star = self._v_star(real_array(I, "I"))
         return v_star[()], ((v_star + self.a) / self.b)[()]
 
     def _v_star(self, current: FloatArray) -> FloatArray:
@@ -347,7 +338,7 @@ class FHN:
         -------
         ndarray, shape (...)
         """
-        v = _real_array(v_star, "v_star")
+        v = real_array(v_star, "v_star")
         return (v**3 / 3.0 - v + (v + self.a) / self.b)[()]
 
     def _trace_det(self, current: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -371,7 +362,7 @@ class FHN:
         ndarray, shape (..., 2, 2)
             ``[[1 - v*^2, -1], [1/tau, -b/tau]]``.
         """
-        v_star = self._v_star(_real_array(I, "I"))
+        v_star = self._v_star(real_array(I, "I"))
         jac = np.empty((*v_star.shape, 2, 2))
         jac[..., 0, 0] = 1.0 - v_star**2
         jac[..., 0, 1] = -1.0
@@ -392,7 +383,7 @@ class FHN:
             The larger real eigenvalue first; for a complex pair, the one with positive
             imaginary part first.
         """
-        trace, det = self._trace_det(_real_array(I, "I"))
+        trace, det = self._trace_det(real_array(I, "I"))
         root = np.sqrt((trace**2 / 4.0 - det).astype(np.complex128))
         return np.stack([trace / 2.0 + root, trace / 2.0 - root], axis=-1)
 
@@ -412,7 +403,7 @@ class FHN:
         str or ndarray of str, shape (...)
             A plain string for a scalar ``I``.
         """
-        trace, det = self._trace_det(_real_array(I, "I"))
+        trace, det = self._trace_det(real_array(I, "I"))
         stability = np.where(trace < 0, "stable", "unstable")
         kind = np.where(trace**2 - 4.0 * det >= 0, "node", "focus")
         labels = np.char.add(np.char.add(stability, " "), kind)

@@ -13,9 +13,14 @@ The fixed-point engine (:mod:`fhnrnn.fixedpoints`) only needs ``step``. The cell
 
 - :class:`PaperRNN`, the deep-ReLU cell of the original study (its Figure 1);
 - :class:`TanhRNN`, the vanilla cell ``x' = tanh(W x + B u + b)``;
-- :class:`GRUAdapter` and :class:`LSTMAdapter`, which evaluate a wrapped single-layer
-  :class:`torch.nn.GRU` / :class:`torch.nn.LSTM` one step at a time from the module's own
-  weights (the LSTM state is ``[h, c]`` flattened to one vector).
+- :class:`RNNAdapter`, :class:`GRUAdapter` and :class:`LSTMAdapter`, which evaluate a
+  wrapped single-layer :class:`torch.nn.RNN` / :class:`torch.nn.GRU` / :class:`torch.nn.LSTM`
+  one step at a time from the module's own weights (the LSTM state is ``[h, c]`` flattened
+  to one vector).
+
+:func:`recurrent_step` gives the same ``step(x, u)`` for a bare torch recurrent module or
+cell (``nn.RNN``, ``nn.GRU``, ``nn.LSTM``, ``nn.RNNCell``, ``nn.GRUCell``, ``nn.LSTMCell``),
+which torch itself calls as ``module(u, h)``, input first.
 
 Constructors that draw random initial weights take an explicit ``seed`` and draw from their
 own :class:`torch.Generator`: building a cell never touches the global random state.
@@ -26,7 +31,8 @@ from __future__ import annotations
 import abc
 import copy
 import math
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -38,10 +44,12 @@ __all__ = [
     "GRUAdapter",
     "LSTMAdapter",
     "PaperRNN",
+    "RNNAdapter",
     "RNNCell",
     "ResidualMLPCell",
     "TanhRNN",
     "fold_normalisation",
+    "recurrent_step",
 ]
 
 
@@ -93,8 +101,15 @@ class RNNCell(nn.Module, abc.ABC):
         Dimension m of the input u.
     output_size : int
         Dimension p of the output y.
+    VERSION : int
+        Version of the cell's definition (its map, read-out and initialisation). It enters
+        the training cache key and the shipped networks' recipe keys, so that a changed cell
+        is never served the weights of the old one: bump it with every change that changes
+        numbers (``tests/test_models.py`` fails on a changed definition with an unchanged
+        version).
     """
 
+    VERSION: ClassVar[int] = 1
     state_size: int
     input_size: int
     output_size: int
@@ -201,6 +216,8 @@ class RNNCell(nn.Module, abc.ABC):
         outputs : Tensor, shape (B, T, p)
         """
         self._check_tensor(u, "u", "(B, T, m)", self.input_size, 3)
+        if u.shape[0] < 1:
+            raise ValueError(f"u must hold at least one sequence (B >= 1), got {tuple(u.shape)}")
         if u.shape[1] < 1:
             raise ValueError(f"u must hold at least one time step, got shape {tuple(u.shape)}")
         if x0 is None:
@@ -312,11 +329,11 @@ class PaperRNN(RNNCell):
             )
         self.period_range = _check_period_range(period_range)
         self.input_scale = finite_positive(input_scale, "input_scale", allow_zero=True)
-        if not 0.0 < recurrent_gain <= 1.5:
+        self.recurrent_gain = finite_positive(recurrent_gain, "recurrent_gain")
+        if self.recurrent_gain > 1.5:
             raise ValueError(f"recurrent_gain must lie in (0, 1.5], got {recurrent_gain!r}")
         self.init_noise = finite_positive(init_noise, "init_noise", allow_zero=True)
         self.init = init
-        self.recurrent_gain = float(recurrent_gain)
         self.seed = non_negative_int(seed, "seed")
 
         self.input_layer = _uninitialised_linear(self.input_size, self.hidden_size)
@@ -476,9 +493,13 @@ class TanhRNN(RNNCell):
 def _check_recurrent_module(module: nn.Module, kind: type[nn.RNNBase], name: str) -> None:
     if not isinstance(module, kind):
         raise ValueError(f"{name} must be a torch.nn.{kind.__name__}, got {type(module).__name__}")
+    _check_single_layer(module, name)
+
+
+def _check_single_layer(module: nn.RNNBase, name: str) -> None:
     if module.num_layers != 1 or module.bidirectional:
         raise ValueError(
-            f"{name} must be a single-layer, unidirectional {kind.__name__}, got "
+            f"{name} must be a single-layer, unidirectional {type(module).__name__}, got "
             f"num_layers={module.num_layers}, bidirectional={module.bidirectional}"
         )
     if getattr(module, "proj_size", 0):
@@ -492,10 +513,91 @@ def _check_readout(readout: nn.Module, hidden_size: int) -> None:
         )
 
 
+_Recurrent = nn.RNNBase | nn.RNNCellBase
+
+
+def _affine_parts(module: _Recurrent, x: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:
+    """``W_ih u + b_ih`` and ``W_hh h + b_hh`` of a single-layer module or a cell."""
+    suffix = "_l0" if isinstance(module, nn.RNNBase) else ""
+    weight_ih, weight_hh = (getattr(module, f"weight_{part}{suffix}") for part in ("ih", "hh"))
+    bias_ih, bias_hh = (
+        (getattr(module, f"bias_{part}{suffix}") for part in ("ih", "hh"))
+        if module.bias
+        else (None, None)
+    )
+    h = x[..., : module.hidden_size]
+    return F.linear(u, weight_ih, bias_ih), F.linear(h, weight_hh, bias_hh)
+
+
+def _rnn_map(module: nn.RNN | nn.RNNCell, x: Tensor, u: Tensor) -> Tensor:
+    """``h' = act(W_ih u + b_ih + W_hh h + b_hh)``, act = tanh or relu."""
+    from_input, from_state = _affine_parts(module, x, u)
+    activation = torch.tanh if module.nonlinearity == "tanh" else torch.relu
+    return activation(from_input + from_state)
+
+
+def _gru_map(module: nn.GRU | nn.GRUCell, x: Tensor, u: Tensor) -> Tensor:
+    """One GRU step in PyTorch's gate convention (see :class:`GRUAdapter`)."""
+    from_input, from_state = _affine_parts(module, x, u)
+    in_r, in_z, in_n = from_input.chunk(3, dim=-1)
+    hid_r, hid_z, hid_n = from_state.chunk(3, dim=-1)
+    reset = torch.sigmoid(in_r + hid_r)
+    update = torch.sigmoid(in_z + hid_z)
+    candidate = torch.tanh(in_n + reset * hid_n)
+    return candidate + update * (x - candidate)
+
+
+def _lstm_map(module: nn.LSTM | nn.LSTMCell, x: Tensor, u: Tensor) -> Tensor:
+    """One LSTM step on ``x = [h, c]`` (see :class:`LSTMAdapter`), returning ``[h', c']``."""
+    from_input, from_state = _affine_parts(module, x, u)
+    in_gate, forget_gate, cell_gate, out_gate = (from_input + from_state).chunk(4, dim=-1)
+    c = x[..., module.hidden_size :]
+    c_next = torch.sigmoid(forget_gate) * c + torch.sigmoid(in_gate) * torch.tanh(cell_gate)
+    h_next = torch.sigmoid(out_gate) * torch.tanh(c_next)
+    return torch.cat([h_next, c_next], dim=-1)
+
+
+_MAPS: tuple[tuple[tuple[type[nn.Module], ...], Callable[[Any, Tensor, Tensor], Tensor]], ...] = (
+    ((nn.RNN, nn.RNNCell), _rnn_map),
+    ((nn.GRU, nn.GRUCell), _gru_map),
+    ((nn.LSTM, nn.LSTMCell), _lstm_map),
+)
+
+
+def recurrent_step(module: _Recurrent) -> Callable[[Tensor, Tensor], Tensor]:
+    """The hidden-state map ``step(x, u)`` of a bare torch recurrent module or cell.
+
+    Torch calls these modules input first (``cell(u, h)``); the returned function takes the
+    state first, as the fixed-point engine does, and is written out from the module's own
+    parameters (read at each call), so it runs under ``torch.func`` and in the module's dtype.
+
+    Parameters
+    ----------
+    module : torch.nn.RNN, GRU, LSTM, RNNCell, GRUCell or LSTMCell
+        A cell, or a single-layer, unidirectional module (an LSTM without projection).
+
+    Returns
+    -------
+    callable
+        ``step(x, u) -> x_next`` with ``x`` of shape (B, d), ``u`` of shape (B, m) and
+        ``d = hidden_size``, or ``d = 2 * hidden_size`` for an LSTM, whose state is
+        ``[h, c]`` flattened to one vector (as in :class:`LSTMAdapter`).
+    """
+    for kinds, map_ in _MAPS:
+        if isinstance(module, kinds):
+            if isinstance(module, nn.RNNBase):
+                _check_single_layer(module, "module")
+            return lambda x, u: map_(module, x, u)
+    raise ValueError(
+        "module must be a torch.nn.RNN, GRU, LSTM, RNNCell, GRUCell or LSTMCell, "
+        f"got {type(module).__name__}"
+    )
+
+
 def _default_recurrent_module(
     kind: type[nn.RNNBase], input_size: int, hidden_size: int, seed: int
 ) -> nn.RNNBase:
-    """A single-layer GRU/LSTM with PyTorch's default bounds, drawn from ``seed``."""
+    """A single-layer RNN/GRU/LSTM with PyTorch's default bounds, drawn from ``seed``."""
     input_size = positive_int(input_size, "input_size")
     hidden_size = positive_int(hidden_size, "hidden_size")
     module = kind(input_size, hidden_size, batch_first=True, device="meta").to_empty(device="cpu")
@@ -511,25 +613,30 @@ class _RecurrentModuleAdapter(RNNCell):
     """Shared parts of the adapters around a single-layer :mod:`torch.nn` recurrent module."""
 
     module_type: type[nn.RNNBase]
+    _map: Callable[[Any, Tensor, Tensor], Tensor]
+    _name: str  # attribute of the wrapped module, the prefix of its state_dict keys
 
-    def __init__(self, module: nn.RNNBase, readout: nn.Linear, name: str) -> None:
-        """Check the wrapped module (argument ``name``) and read-out; set the sizes.
-
-        The subclass then registers the two modules and, where the state is not h alone,
-        corrects ``state_size``.
-        """
+    def __init__(self, module: nn.RNNBase, readout: nn.Linear) -> None:
         super().__init__()
-        _check_recurrent_module(module, self.module_type, name)
+        _check_recurrent_module(module, self.module_type, "module")
         _check_readout(readout, module.hidden_size)
+        setattr(self, self._name, module)
+        self.output_layer = readout
         self.input_size = module.input_size
         self.hidden_size = module.hidden_size
         self.state_size = module.hidden_size
         self.output_size = readout.out_features
 
     @property
-    @abc.abstractmethod
     def recurrent_module(self) -> nn.RNNBase:
-        """The wrapped :class:`torch.nn.GRU` or :class:`torch.nn.LSTM`."""
+        """The wrapped :class:`torch.nn.RNN`, :class:`torch.nn.GRU` or :class:`torch.nn.LSTM`."""
+        return getattr(self, self._name)
+
+    def _step(self, x: Tensor, u: Tensor) -> Tensor:
+        return self._map(self.recurrent_module, x, u)
+
+    def _readout(self, x: Tensor) -> Tensor:
+        return self.output_layer(x[..., : self.hidden_size])
 
     @classmethod
     def create(
@@ -564,6 +671,28 @@ class _RecurrentModuleAdapter(RNNCell):
 _Adapter = TypeVar("_Adapter", bound=_RecurrentModuleAdapter)
 
 
+class RNNAdapter(_RecurrentModuleAdapter):
+    r"""One-step view of a single-layer :class:`torch.nn.RNN` plus a linear read-out.
+
+    The step is written out from the RNN's own parameters,
+    :math:`h' = \mathrm{act}(W_{ih} u + b_{ih} + W_{hh} h + b_{hh})` with the module's
+    ``nonlinearity`` (tanh or relu), so ``rollout`` reproduces ``rnn(u, h0)``.
+
+    Parameters
+    ----------
+    module : torch.nn.RNN
+        Single-layer, unidirectional RNN; input size m, hidden size H (= d).
+    readout : torch.nn.Linear
+        Read-out with ``in_features == H``; p = ``out_features``.
+    """
+
+    module_type, _name, _map = nn.RNN, "rnn", staticmethod(_rnn_map)
+
+    def config(self) -> dict[str, Any]:
+        """Sizes, bias flags and the nonlinearity (JSON-serialisable)."""
+        return {**super().config(), "nonlinearity": self.recurrent_module.nonlinearity}
+
+
 class GRUAdapter(_RecurrentModuleAdapter):
     r"""One-step view of a single-layer :class:`torch.nn.GRU` plus a linear read-out.
 
@@ -581,37 +710,13 @@ class GRUAdapter(_RecurrentModuleAdapter):
 
     Parameters
     ----------
-    gru : torch.nn.GRU
+    module : torch.nn.GRU
         Single-layer, unidirectional GRU; input size m, hidden size H (= d).
     readout : torch.nn.Linear
         Read-out with ``in_features == H``; p = ``out_features``.
     """
 
-    def __init__(self, gru: nn.GRU, readout: nn.Linear) -> None:
-        super().__init__(gru, readout, "gru")
-        self.gru = gru
-        self.output_layer = readout
-
-    module_type = nn.GRU
-
-    @property
-    def recurrent_module(self) -> nn.GRU:
-        """The wrapped GRU."""
-        return self.gru
-
-    def _step(self, x: Tensor, u: Tensor) -> Tensor:
-        gru = self.gru
-        bias_ih = gru.bias_ih_l0 if gru.bias else None
-        bias_hh = gru.bias_hh_l0 if gru.bias else None
-        in_r, in_z, in_n = F.linear(u, gru.weight_ih_l0, bias_ih).chunk(3, dim=-1)
-        hid_r, hid_z, hid_n = F.linear(x, gru.weight_hh_l0, bias_hh).chunk(3, dim=-1)
-        reset = torch.sigmoid(in_r + hid_r)
-        update = torch.sigmoid(in_z + hid_z)
-        candidate = torch.tanh(in_n + reset * hid_n)
-        return candidate + update * (x - candidate)
-
-    def _readout(self, x: Tensor) -> Tensor:
-        return self.output_layer(x)
+    module_type, _name, _map = nn.GRU, "gru", staticmethod(_gru_map)
 
 
 class LSTMAdapter(_RecurrentModuleAdapter):
@@ -628,24 +733,17 @@ class LSTMAdapter(_RecurrentModuleAdapter):
 
     Parameters
     ----------
-    lstm : torch.nn.LSTM
+    module : torch.nn.LSTM
         Single-layer, unidirectional LSTM without projection; input size m, hidden size H.
     readout : torch.nn.Linear
         Read-out of h with ``in_features == H``; p = ``out_features``.
     """
 
-    def __init__(self, lstm: nn.LSTM, readout: nn.Linear) -> None:
-        super().__init__(lstm, readout, "lstm")
-        self.lstm = lstm
-        self.output_layer = readout
-        self.state_size = 2 * lstm.hidden_size
+    module_type, _name, _map = nn.LSTM, "lstm", staticmethod(_lstm_map)
 
-    module_type = nn.LSTM
-
-    @property
-    def recurrent_module(self) -> nn.LSTM:
-        """The wrapped LSTM (the state size is 2H)."""
-        return self.lstm
+    def __init__(self, module: nn.LSTM, readout: nn.Linear) -> None:
+        super().__init__(module, readout)
+        self.state_size = 2 * module.hidden_size
 
     def split_state(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Split states ``[h, c]`` into their parts.
@@ -664,34 +762,17 @@ class LSTMAdapter(_RecurrentModuleAdapter):
             raise ValueError(f"x must have shape (..., {self.state_size}), got {shape}")
         return x[..., : self.hidden_size], x[..., self.hidden_size :]
 
-    def _step(self, x: Tensor, u: Tensor) -> Tensor:
-        lstm = self.lstm
-        h, c = x[..., : self.hidden_size], x[..., self.hidden_size :]
-        bias_ih = lstm.bias_ih_l0 if lstm.bias else None
-        bias_hh = lstm.bias_hh_l0 if lstm.bias else None
-        gates = F.linear(u, lstm.weight_ih_l0, bias_ih) + F.linear(h, lstm.weight_hh_l0, bias_hh)
-        in_gate, forget_gate, cell_gate, out_gate = gates.chunk(4, dim=-1)
-        c_next = torch.sigmoid(forget_gate) * c + torch.sigmoid(in_gate) * torch.tanh(cell_gate)
-        h_next = torch.sigmoid(out_gate) * torch.tanh(c_next)
-        return torch.cat([h_next, c_next], dim=-1)
-
-    def _readout(self, x: Tensor) -> Tensor:
-        return self.output_layer(x[..., : self.hidden_size])
-
 
 def _input_and_output_layers(model: RNNCell) -> tuple[Tensor, Tensor | None, nn.Linear]:
     """The weight and bias that multiply the raw input, and the read-out layer."""
     if isinstance(model, (PaperRNN, TanhRNN)):
         return model.input_layer.weight, model.input_layer.bias, model.output_layer
-    if isinstance(model, GRUAdapter):
-        module = model.gru
-    elif isinstance(model, LSTMAdapter):
-        module = model.lstm
-    else:
+    if not isinstance(model, _RecurrentModuleAdapter):
         raise ValueError(
-            "model must be a PaperRNN, TanhRNN, GRUAdapter or LSTMAdapter, "
+            "model must be a PaperRNN, TanhRNN, RNNAdapter, GRUAdapter or LSTMAdapter, "
             f"got {type(model).__name__}"
         )
+    module = model.recurrent_module
     bias = module.bias_ih_l0 if module.bias else None
     return module.weight_ih_l0, bias, model.output_layer
 
@@ -710,9 +791,7 @@ def _affine_pair(mean: Any, std: Any, size: int, name: str) -> tuple[Tensor, Ten
     return values[0], values[1]
 
 
-def fold_normalisation(
-    model: RNNCell, u_mean: Any, u_std: Any, y_mean: Any, y_std: Any
-) -> RNNCell:
+def fold_normalisation(model: RNNCell, u_mean: Any, u_std: Any, y_mean: Any, y_std: Any) -> RNNCell:
     r"""A copy of a model trained on normalised data that maps raw inputs to raw outputs.
 
     A model trained on ``u_n = (u - u_mean) / u_std`` and ``y_n = (y - y_mean) / y_std`` is
@@ -725,7 +804,7 @@ def fold_normalisation(
 
     Parameters
     ----------
-    model : PaperRNN, TanhRNN, GRUAdapter or LSTMAdapter
+    model : PaperRNN, TanhRNN, RNNAdapter, GRUAdapter or LSTMAdapter
         The trained model; it is not modified. Its input map and read-out need biases.
     u_mean, u_std : float or array-like, shape (m,)
         Input normalisation (``u_std > 0``).

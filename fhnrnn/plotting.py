@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 STYLE_PATH = Path(__file__).with_name("fhnrnn.mplstyle")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
+# File systems allow 255 bytes per name; the longest file written is ".NAME.pdf.XXXXXXXX.tmp".
+_NAME_MAX = 200
 # Fixed metadata: a rerun that draws the same figure writes the same bytes.
 _METADATA = {
     "png": {"Software": None},
@@ -54,7 +56,7 @@ def save_figure(fig: Figure, name: str, *, formats: tuple[str, ...] = ("png", "p
     fig : matplotlib.figure.Figure
         The figure to save.
     name : str
-        File stem: letters, digits, ``_`` and ``-``.
+        File stem: letters, digits, ``_`` and ``-``, at most 200 characters.
     formats : tuple of str, default ("png", "pdf")
         File formats to write.
 
@@ -80,6 +82,8 @@ def _check_figure_and_name(fig: Figure, name: str) -> None:
         raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(f"name must be letters, digits, '_' or '-', got {name!r}")
+    if len(name) > _NAME_MAX:
+        raise ValueError(f"name must be at most {_NAME_MAX} characters, got {len(name)}")
 
 
 def _check_formats(formats: tuple[str, ...], known: Sequence[str]) -> None:
@@ -119,7 +123,7 @@ def save_animation(
     n_frames : int
         Number of frames (>= 1).
     name : str
-        File stem: letters, digits, ``_`` and ``-``.
+        File stem: letters, digits, ``_`` and ``-``, at most 200 characters.
     fps : float, default 6
         Frames per second.
     dpi : float, default 80

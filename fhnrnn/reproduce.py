@@ -4,12 +4,21 @@
 with the kernel ``python3`` and ``notebooks/`` as working folder.
 
 * A full run executes each notebook unchanged (no injected parameters) into
-  ``build/executed/`` and then copies the executed notebook, stripped of papermill's
-  timing metadata, back over ``notebooks/NAME.ipynb``: the committed notebooks carry the
-  outputs of the full run.
+  ``build/executed/``. The notebook's figures and numbers go to a staging folder first; only
+  when the whole notebook has run are they moved into ``figures/`` and
+  ``paper/generated/``, and the executed notebook, stripped of papermill's timing metadata,
+  copied back over ``notebooks/NAME.ipynb``. A notebook that fails or is interrupted leaves
+  every file of the paper as it was.
 * ``--quick`` injects ``QUICK = True`` into each notebook's ``parameters`` cell, writes the
-  executed copies to ``build/quick/executed/`` and redirects figures and numbers to
+  executed copies to ``build/quick/executed/`` and the figures and numbers to
   ``build/quick/``: a smoke run never touches the paper's files or the source notebooks.
+* ``--retrain`` ignores the shipped networks (:mod:`fhnrnn.artifacts`) and trains every
+  network anew (cache ``build/retrain/cache``), writes everything under ``build/retrain/``,
+  and prints every recorded number of the shipped run beside the retrained one. With
+  ``--refresh-artifacts`` the new networks also replace the shipped ones, on purpose.
+
+Every kernel runs with ``FHNRNN_HEADLESS=1``, which the notebooks' interactive explorers read:
+a headless run never waits on a widget.
 """
 
 from __future__ import annotations
@@ -18,13 +27,23 @@ import argparse
 import json
 import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from fhnrnn._paths import OUTPUT_ROOT_ENV, atomic_write_text, project_root
+from fhnrnn._paths import (
+    CACHE_DIR_ENV,
+    OUTPUT_ROOT_ENV,
+    atomic_write_bytes,
+    atomic_write_text,
+    project_root,
+)
+
+HEADLESS_ENV = "FHNRNN_HEADLESS"
 
 _NOTEBOOK = re.compile(r"^(\d\d)_.+\.ipynb$")
 
@@ -133,40 +152,161 @@ def _write_back(executed: Path, source: Path) -> None:
 
 
 @contextmanager
-def _output_root_redirected(folder: Path | None) -> Iterator[None]:
-    """Point the kernels' figures and numbers at ``folder`` for the duration (no-op for None)."""
-    previous = os.environ.get(OUTPUT_ROOT_ENV)
-    if folder is not None:
-        os.environ[OUTPUT_ROOT_ENV] = str(folder)
+def environment(**variables: str) -> Iterator[None]:
+    """Set environment variables (inherited by the kernels) for the duration."""
+    previous = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop(OUTPUT_ROOT_ENV, None)
-        else:
-            os.environ[OUTPUT_ROOT_ENV] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where a run writes and what it sets.
+
+    Attributes
+    ----------
+    build : Path
+        Folder of the executed notebooks (``build/``, ``build/quick/``, ``build/retrain/``).
+    output_root : Path
+        Where the figures and numbers land.
+    write_back : bool
+        Copy executed notebooks over the sources (full runs only).
+    quick : bool
+        Inject ``QUICK = True``.
+    variables : dict
+        Environment of the kernels.
+    """
+
+    build: Path
+    output_root: Path
+    write_back: bool
+    quick: bool
+    variables: dict[str, str]
+
+
+def plan(root: Path, quick: bool = False, retrain: bool = False, refresh: bool = False) -> Plan:
+    """The :class:`Plan` of a full, quick or retraining run of the checkout ``root``."""
+    if quick and retrain:
+        raise ValueError("quick and retrain: choose one")
+    if refresh and not retrain:
+        raise ValueError("refresh_artifacts needs retrain")
+    variables = {HEADLESS_ENV: "1"}
+    if quick:
+        return Plan(root / "build" / "quick", root / "build" / "quick", False, True, variables)
+    if retrain:
+        build = root / "build" / "retrain"
+        variables.update({"FHNRNN_RETRAIN": "1", CACHE_DIR_ENV: str(build / "cache")})
+        if refresh:
+            variables["FHNRNN_REFRESH_ARTIFACTS"] = "1"
+        return Plan(build, build, False, False, variables)
+    return Plan(root / "build", root, True, False, variables)
+
+
+class Interrupted(Exception):
+    """A run stopped by the user; ``done`` holds the notebooks that had finished."""
+
+    def __init__(self, notebook: Path, done: list[NotebookRun]) -> None:
+        super().__init__(notebook.name)
+        self.notebook = notebook
+        self.done = done
 
 
 def run(
-    only: Sequence[str] | None = None, quick: bool = False, root: Path | None = None
+    only: Sequence[str] | None = None,
+    quick: bool = False,
+    root: Path | None = None,
+    *,
+    retrain: bool = False,
+    refresh_artifacts: bool = False,
 ) -> list[NotebookRun]:
-    """Execute the selected notebooks in order and return one :class:`NotebookRun` each."""
+    """Execute the selected notebooks in order and return one :class:`NotebookRun` each.
+
+    Raises
+    ------
+    ValueError
+        If ``root`` holds no numbered notebooks, or the options conflict.
+    Interrupted
+        On Ctrl-C; the interrupted notebook's outputs are discarded.
+    """
     from tqdm.auto import tqdm
 
     root = root or project_root()
-    notebooks = select_notebooks(numbered_notebooks(root / "notebooks"), only)
-    build = root / "build" / ("quick" if quick else "")
-    executed_dir = build / "executed"
+    found = numbered_notebooks(root / "notebooks")
+    if not found:
+        raise ValueError(
+            f"no numbered notebooks (NN_name.ipynb) in {root / 'notebooks'}: run reproduce from "
+            f"inside the fhnrnn checkout"
+        )
+    notebooks = select_notebooks(found, only)
+    settings = plan(root, quick, retrain, refresh_artifacts)
+    executed_dir = settings.build / "executed"
     executed_dir.mkdir(parents=True, exist_ok=True)
-    results = []
-    with _output_root_redirected(build if quick else None):
-        for notebook in (bar := tqdm(notebooks, desc="notebooks", unit="nb")):
-            bar.set_postfix_str(notebook.name)
-            result = execute_notebook(notebook, executed_dir / notebook.name, quick)
-            if result.ok and not quick:
-                _write_back(executed_dir / notebook.name, notebook)
-            results.append(result)
+    results: list[NotebookRun] = []
+    for notebook in (bar := tqdm(notebooks, desc="notebooks", unit="nb")):
+        bar.set_postfix_str(notebook.name)
+        try:
+            results.append(_run_staged(notebook, executed_dir / notebook.name, settings))
+        except KeyboardInterrupt:
+            raise Interrupted(notebook, results) from None
     return results
+
+
+def _run_staged(notebook: Path, executed: Path, settings: Plan) -> NotebookRun:
+    """Run one notebook with its outputs staged; land them only if it succeeded."""
+    settings.build.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-{notebook.stem}-", dir=settings.build))
+    try:
+        with environment(**settings.variables, **{OUTPUT_ROOT_ENV: str(staging)}):
+            result = execute_notebook(notebook, executed, settings.quick)
+        if result.ok:
+            land_outputs(staging, settings.output_root)
+            if settings.write_back:
+                _write_back(executed, notebook)
+        return result
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def land_outputs(staging: Path, output_root: Path) -> None:
+    """Move a notebook's staged figures and numbers under ``output_root``."""
+    from fhnrnn.paper import load_numbers, merge_numbers
+
+    for figure in sorted((staging / "figures").glob("*")):
+        atomic_write_bytes(output_root / "figures" / figure.name, figure.read_bytes())
+    with environment(**{OUTPUT_ROOT_ENV: str(staging)}):
+        staged = load_numbers()
+    if staged:
+        merge_numbers(staged, output_root / "paper" / "generated")
+
+
+def compare_numbers(shipped: dict[str, dict], retrained: dict[str, dict]) -> str:
+    """A table of every recorded number: the shipped run's text beside the retrained one's."""
+    lines = [f"{'number':<36} {'source':>6}  {'shipped':>16}  {'retrained':>16}  {'change':>8}"]
+    for name in sorted(set(shipped) | set(retrained)):
+        old, new = shipped.get(name, {}), retrained.get(name, {})
+        lines.append(
+            f"{name:<36} {new.get('source', old.get('source', ''))!s:>6}  "
+            f"{old.get('text', '-'):>16}  {new.get('text', '-'):>16}  {_change(old, new):>8}"
+        )
+    return "\n".join(lines)
+
+
+def _change(old: dict, new: dict) -> str:
+    a, b = old.get("value"), new.get("value")
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if a == b:
+            return "same"
+        return f"{(b - a) / abs(a):+.0%}" if a else "new"
+    if a is None or b is None:
+        return "missing"
+    return "same" if a == b else "differs"
 
 
 def summary(results: Sequence[NotebookRun]) -> str:
@@ -190,12 +330,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--quick", action="store_true", help="smoke run with QUICK=True; outputs go to build/quick/"
     )
     parser.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train every network anew into build/retrain/ and compare its numbers with the "
+        "shipped run's",
+    )
+    parser.add_argument(
+        "--refresh-artifacts",
+        action="store_true",
+        help="with --retrain: replace the shipped networks in artifacts/ by the new ones",
+    )
+    parser.add_argument(
         "--only", nargs="+", metavar="NN", help="two-digit prefixes of the notebooks to run"
     )
     args = parser.parse_args(argv)
+    root = project_root()
     try:
-        results = run(only=args.only, quick=args.quick)
+        results = run(
+            only=args.only,
+            quick=args.quick,
+            root=root,
+            retrain=args.retrain,
+            refresh_artifacts=args.refresh_artifacts,
+        )
     except ValueError as exc:
         parser.error(str(exc))
+    except Interrupted as stop:
+        finished = ", ".join(item.notebook.name for item in stop.done) or "none"
+        print(
+            f"interrupted in {stop.notebook.name}: none of its outputs were written "
+            f"(finished before it: {finished})"
+        )
+        return 130
     print(summary(results))
+    if args.retrain:
+        shipped = json.loads((root / "paper" / "generated" / "numbers.json").read_text())
+        retrained_path = plan(root, retrain=True).output_root / "paper/generated/numbers.json"
+        retrained = json.loads(retrained_path.read_text()) if retrained_path.is_file() else {}
+        print(compare_numbers(shipped, retrained))
     return 0 if all(item.ok for item in results) else 1

@@ -17,7 +17,13 @@ import torch
 from numpy.typing import ArrayLike
 from torch import Tensor
 
-from fhnrnn._validation import finite_positive, non_negative_int, positive_int
+from fhnrnn._validation import (
+    finite_positive,
+    non_negative_int,
+    positive_int,
+    probability,
+    real_array,
+)
 from fhnrnn.fhn import FHN
 
 __all__ = [
@@ -148,8 +154,7 @@ def flip_flop(
     n_bits = positive_int(n_bits, "n_bits")
     n_trials = positive_int(n_trials, "n_trials")
     n_steps = positive_int(n_steps, "n_steps")
-    if not (isinstance(p_pulse, (int, float)) and 0.0 < p_pulse <= 1.0):
-        raise ValueError(f"p_pulse must lie in (0, 1], got {p_pulse!r}")
+    p_pulse = probability(p_pulse, "p_pulse")
     seed = non_negative_int(seed, "seed")
     rng = np.random.default_rng(seed)
     shape = (n_trials, n_steps, n_bits)
@@ -165,7 +170,7 @@ def flip_flop(
         targets=_float32(targets),
         times=np.arange(n_steps, dtype=np.float64),
         n_bits=n_bits,
-        p_pulse=float(p_pulse),
+        p_pulse=p_pulse,
         seed=seed,
     )
 
@@ -259,25 +264,39 @@ def fhn_voltage(
     FHNVoltageTask
         ``inputs`` and ``targets`` of shape (B, T, 1), ``currents`` of shape (B,).
     """
-    currents = np.atleast_1d(np.asarray(I_values, dtype=np.float64))
-    if currents.ndim != 1 or currents.size == 0 or not np.isfinite(currents).all():
+    currents = np.atleast_1d(real_array(I_values, "I_values"))
+    if currents.ndim != 1 or currents.size == 0:
         raise ValueError(
-            f"I_values must be a non-empty 1-D array of finite currents, got shape {currents.shape}"
+            f"I_values must be a non-empty 1-D array of currents, got shape {currents.shape}"
         )
     scale = finite_positive(scale, "scale")
     fhn = FHN() if model is None else model
     if not isinstance(fhn, FHN):
         raise ValueError(f"model must be an fhnrnn.fhn.FHN, got {type(model).__name__}")
-    times, states = fhn.simulate(currents, state0=state0, t_max=t_max, dt=dt, method="euler")
+    with np.errstate(over="ignore", invalid="ignore"):
+        times, states = fhn.simulate(currents, state0=state0, t_max=t_max, dt=dt, method="euler")
+        targets = (scale * states[..., :1]).astype(np.float32)
+    _check_euler_stable(targets, currents, dt)
     inputs = np.broadcast_to(scale * currents[:, None, None], (currents.size, times.size, 1))
     return FHNVoltageTask(
         inputs=_float32(inputs),
-        targets=_float32(scale * states[..., :1]),
+        targets=_float32(targets),
         times=times,
         currents=currents,
         scale=scale,
         dt=float(dt),
     )
+
+
+def _check_euler_stable(targets: np.ndarray, currents: np.ndarray, dt: float) -> None:
+    """Refuse targets (B, T, 1) that diverged: forward Euler is unstable at those currents."""
+    diverged = ~np.isfinite(targets).all(axis=(1, 2))
+    if diverged.any():
+        raise ValueError(
+            f"the forward Euler step is unstable for I_values I = {currents[diverged].tolist()} "
+            f"with dt = {dt}: the simulated voltage becomes NaN or inf; use a smaller dt or "
+            "currents closer to the FHN model's range"
+        )
 
 
 def fhn_grid(
@@ -332,6 +351,17 @@ class FHNFlowTask:
     times: np.ndarray
     dt: float
     seed: int
+
+
+def _phase_box(box: object) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``box`` checked as two ranges ``((v_low, v_high), (w_low, w_high))``."""
+    try:
+        v_range, w_range = box
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"box must be two ranges ((v_low, v_high), (w_low, w_high)), got {box!r}"
+        ) from error
+    return _interval(v_range, "box[0] (v range)"), _interval(w_range, "box[1] (w range)")
 
 
 def _flow_starts(
@@ -401,15 +431,13 @@ def fhn_flow(
     FHNFlowTask
         N = K (1 + n_random + n_near) trajectories, grouped by current in the given order.
     """
-    currents = np.asarray(I_values, dtype=np.float64)
-    if currents.ndim != 1 or currents.size < 1 or not np.isfinite(currents).all():
-        raise ValueError(
-            f"I_values must be a non-empty 1-D array of finite currents, got {I_values!r}"
-        )
+    currents = real_array(I_values, "I_values")
+    if currents.ndim != 1 or currents.size < 1:
+        raise ValueError(f"I_values must be a non-empty 1-D array of currents, got {I_values!r}")
     n_random = non_negative_int(n_random, "n_random")
     n_near = non_negative_int(n_near, "n_near")
     seed = non_negative_int(seed, "seed")
-    box = (_interval(box[0], "box[0] (v range)"), _interval(box[1], "box[1] (w range)"))
+    box = _phase_box(box)
     low, high = _interval(near_radius, "near_radius")
     if low <= 0:
         raise ValueError(f"near_radius must satisfy 0 < low < high, got {near_radius!r}")

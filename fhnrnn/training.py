@@ -7,13 +7,21 @@ time steps of every sequence) is available for long sequences. Instead of Adam, 
 L-BFGS (``optimizer="lbfgs"``) can be used, and a penalty on the spread of the hidden states
 around their time average (``variance_penalty``) can be added to the objective.
 
-Trained weights are cached under :func:`fhnrnn._paths.cache_dir` in ``fit/<key>.pt`` (the
-``state_dict``) and ``fit/<key>.json`` (metadata: the configuration, loss history, training
-time, a SHA-256 of the weights file). ``key`` is the SHA-256 of the full configuration: the
-model's class and constructor settings, its initial parameters and buffers (bytes), the inputs,
-targets, initial states and mask (bytes, dtypes, shapes), and every optimisation setting. A rerun
-with the same configuration loads the weights instead of training; any change retrains; an
-unreadable, corrupt or mismatched cache entry is reported with a warning and retrained.
+Trained weights are cached under :func:`fhnrnn._paths.cache_dir` in ``fit/<key>.safetensors``
+(the ``state_dict`` and the loss history) and ``fit/<key>.json`` (metadata: the configuration,
+training time, a SHA-256 of the tensor file; see :mod:`fhnrnn._store`). ``key`` is the SHA-256
+of the full configuration: the model's class, its ``VERSION`` (bumped whenever the cell's
+computation changes) and constructor settings, its initial parameters and buffers (bytes), the
+inputs, targets, initial states and mask (bytes, dtypes, shapes), and every optimisation
+setting, the thread count included. A rerun with the same configuration loads the weights
+instead of training; any change retrains; an unreadable, corrupt or mismatched cache entry is
+reported with a warning and retrained.
+
+Training runs with a pinned number of torch threads (``threads``, 1 by default: reductions
+split over another number of threads round differently) and with
+``torch.use_deterministic_algorithms(True)``, so that it is bitwise repeatable on one machine.
+It is not repeatable across machines whose CPUs run other vector kernels: the networks the
+paper analyses are shipped instead (:mod:`fhnrnn.artifacts`).
 
 :func:`evaluate` gives the per-condition mean squared error of a model.
 """
@@ -24,7 +32,6 @@ import contextlib
 import copy
 import dataclasses
 import hashlib
-import io
 import json
 import math
 import time
@@ -38,14 +45,24 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from fhnrnn._paths import atomic_write_bytes, atomic_write_text, cache_dir
+from fhnrnn._paths import cache_dir
 from fhnrnn._progress import progress_bar
-from fhnrnn._validation import finite_positive, non_negative_int, positive_int
+from fhnrnn._store import EntryError, load_state, read_manifest, read_tensors, write_entry
+from fhnrnn._validation import finite_positive, non_negative_int, positive_int, real_tensor
 from fhnrnn.models import RNNCell
 
-__all__ = ["FitResult", "evaluate", "fit", "fit_windows", "state_spread"]
+__all__ = [
+    "DETERMINISTIC_ALGORITHMS",
+    "FitResult",
+    "evaluate",
+    "fit",
+    "fit_windows",
+    "state_spread",
+]
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+# Training runs under torch.use_deterministic_algorithms(DETERMINISTIC_ALGORITHMS).
+DETERMINISTIC_ALGORITHMS = True
 LR_SCHEDULES = ("constant", "cosine")
 SAMPLINGS = ("shuffle", "sample")
 OPTIMIZERS = ("adam", "lbfgs")
@@ -73,7 +90,10 @@ class FitResult:
     converged : bool
         Whether the last epoch's loss reached ``target_loss``.
     key : str
-        SHA-256 of the configuration; names the cache files.
+        SHA-256 of the configuration; names the cache files (for a shipped network, the
+        recipe key of :mod:`fhnrnn.artifacts`).
+    artifact : str or None
+        Name of the shipped network the weights were loaded from, if any.
     """
 
     model: RNNCell
@@ -83,6 +103,7 @@ class FitResult:
     from_cache: bool
     converged: bool
     key: str
+    artifact: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,18 +115,17 @@ class _Data:
 
 
 def _as_tensor(value: Any, name: str, reference: Tensor) -> Tensor:
-    try:
-        tensor = torch.as_tensor(value).detach()
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise ValueError(f"{name} must be array-like, got {type(value).__name__}") from error
-    if tensor.dtype == torch.bool:
-        return tensor.to(device=reference.device)
-    if not (tensor.is_floating_point() or tensor.dtype in (torch.int32, torch.int64)):
-        raise ValueError(f"{name} must hold real numbers, got dtype {tensor.dtype}")
-    tensor = tensor.to(device=reference.device, dtype=reference.dtype)
+    """``value`` as finite real numbers in the reference's dtype and device (any strides)."""
+    tensor = real_tensor(value, name, reference.dtype, reference.device)
     if not torch.isfinite(tensor).all():
         raise ValueError(f"{name} must be finite (it holds NaN or infinity)")
     return tensor
+
+
+def _is_boolean(value: Any) -> bool:
+    if isinstance(value, Tensor):
+        return value.dtype == torch.bool
+    return np.asarray(value).dtype == np.bool_
 
 
 def _check_data(model: RNNCell, inputs: Any, targets: Any, x0: Any, mask: Any) -> _Data:
@@ -119,6 +139,10 @@ def _check_data(model: RNNCell, inputs: Any, targets: Any, x0: Any, mask: Any) -
         raise ValueError(
             f"inputs must have shape (B, T, m) with m = {model.input_size} and T >= 1, "
             f"got {tuple(inputs.shape)}"
+        )
+    if inputs.shape[0] < 1:
+        raise ValueError(
+            f"inputs must hold at least one sequence (B >= 1), got {tuple(inputs.shape)}"
         )
     batch, steps = inputs.shape[:2]
     if targets.shape != (batch, steps, model.output_size):
@@ -153,7 +177,9 @@ def _check_mask(
 ) -> Tensor | None:
     if mask is None:
         return None
-    mask = _as_tensor(mask, "mask", reference).to(reference.dtype)
+    if _is_boolean(mask):  # a boolean mask is a 0/1 weight
+        mask = mask.double() if isinstance(mask, Tensor) else np.asarray(mask, dtype=np.float64)
+    mask = _as_tensor(mask, "mask", reference)
     if mask.ndim == 2:
         mask = mask[..., None]
     if mask.ndim != 3 or mask.shape[:2] != (batch, steps) or mask.shape[2] not in (1, outputs):
@@ -250,6 +276,7 @@ def _configuration_key(model: RNNCell, data: _Data, settings: dict[str, Any]) ->
     description = {
         "format": CACHE_FORMAT,
         "model": f"{type(model).__module__}.{type(model).__qualname__}",
+        "version": type(model).VERSION,
         "config": model.config(),
         "settings": settings,
     }
@@ -264,36 +291,29 @@ def _configuration_key(model: RNNCell, data: _Data, settings: dict[str, Any]) ->
     return digest.hexdigest()
 
 
-def _cache_paths(key: str) -> tuple[Path, Path]:
-    folder = cache_dir() / "fit"
-    return folder / f"{key}.pt", folder / f"{key}.json"
+def _cache_folder() -> Path:
+    return cache_dir() / "fit"
 
 
 def _load_cached(model: RNNCell, key: str) -> dict[str, Any] | None:
-    """Load cached weights into ``model``; return the metadata, or None when unusable."""
-    weights_path, meta_path = _cache_paths(key)
-    if not meta_path.is_file():
-        return None
+    """Load cached weights into ``model``; return the metadata (with the history), or None."""
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta = read_manifest(_cache_folder(), key)
+        if meta is None:
+            return None
         if meta.get("key") != key or meta.get("format") != CACHE_FORMAT:
-            raise ValueError("metadata belongs to another configuration")
-        blob = weights_path.read_bytes()
-        if hashlib.sha256(blob).hexdigest() != meta["weights_sha256"]:
-            raise ValueError("weights file does not match its checksum")
-        reference = next(model.parameters())
-        state = torch.load(io.BytesIO(blob), map_location=reference.device, weights_only=True)
-        current = model.state_dict()
-        if set(state) != set(current) or any(
-            state[name].shape != current[name].shape or state[name].dtype != current[name].dtype
-            for name in current
-        ):
-            raise ValueError("stored tensors do not fit the model")
-        model.load_state_dict(state)
-        return meta
-    except Exception as error:  # any unusable cache entry means: retrain
+            raise EntryError("the metadata belongs to another configuration")
+        if not isinstance(meta.get("seconds"), (int, float)):
+            raise EntryError("the metadata has no training time")
+        tensors = read_tensors(_cache_folder(), key, meta)
+        history = tensors.pop("history", None)
+        if history is None or history.ndim != 1 or history.numel() == 0:
+            raise EntryError("the entry holds no loss history")
+        load_state(model, tensors, _cache_folder() / f"{key}.safetensors")
+        return {**meta, "history": history.double().tolist()}
+    except EntryError as error:  # any unusable cache entry means: retrain
         warnings.warn(
-            f"ignoring unusable training cache entry {meta_path.name}: {error}; retraining",
+            f"ignoring unusable training cache entry {key[:12]}: {error}; retraining",
             RuntimeWarning,
             stacklevel=3,
         )
@@ -303,25 +323,21 @@ def _load_cached(model: RNNCell, key: str) -> dict[str, Any] | None:
 def _store(
     model: RNNCell, key: str, settings: dict[str, Any], history: list[float], seconds: float
 ) -> None:
-    """Cache the trained weights and the run's metadata under ``key``."""
+    """Cache the trained weights, the loss history and the run's metadata under ``key``."""
     meta = {
         "format": CACHE_FORMAT,
         "key": key,
         "model": type(model).__qualname__,
         "config": model.config(),
         "settings": settings,
-        "history": history,
         "seconds": seconds,
         "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    weights_path, meta_path = _cache_paths(key)
-    buffer = io.BytesIO()
-    torch.save({name: value.cpu() for name, value in model.state_dict().items()}, buffer)
-    blob = buffer.getvalue()
-    atomic_write_bytes(weights_path, blob)
-    meta["weights_sha256"] = hashlib.sha256(blob).hexdigest()
-    atomic_write_text(meta_path, json.dumps(meta, indent=1, sort_keys=True))
+    tensors = dict(model.state_dict())
+    tensors["history"] = torch.tensor(history, dtype=torch.float64)
+    write_entry(_cache_folder(), key, tensors, meta)
 
 
 def _cached_fit(
@@ -343,7 +359,8 @@ def _cached_fit(
         history, seconds = meta["history"], meta["seconds"]
     else:
         start = time.perf_counter()
-        history = train()
+        with _pinned_threads(settings["threads"]):
+            history = train()
         seconds = time.perf_counter() - start
         if cache:
             _store(model, key, settings, history, seconds)
@@ -589,6 +606,20 @@ def _train(
 
 
 @contextlib.contextmanager
+def _pinned_threads(threads: int) -> Iterator[None]:
+    """Run with ``threads`` torch threads and deterministic algorithms; restore both after."""
+    previous_threads = torch.get_num_threads()
+    previous_mode = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(DETERMINISTIC_ALGORITHMS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous_threads)
+        torch.use_deterministic_algorithms(previous_mode)
+
+
+@contextlib.contextmanager
 def _seeded_global_rng(seed: int, device: torch.device) -> Iterator[None]:
     """Seed torch's global RNG (and, on CUDA, the GPUs'); restore the previous state after."""
     devices = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
@@ -686,6 +717,7 @@ def fit(
     guard: float | None = None,
     optimizer: str = "adam",
     variance_penalty: float = 0.0,
+    threads: int = 1,
 ) -> FitResult:
     """Train ``model`` in place with Adam or L-BFGS on the mean squared error; cached.
 
@@ -776,6 +808,9 @@ def fit(
         ``length_ramp`` or ``guard``.
     variance_penalty : float
         Weight (>= 0) of the hidden-state spread added to the objective.
+    threads : int
+        Torch threads to train with (part of the cache key; the caller's setting is restored
+        afterwards).
 
     Returns
     -------
@@ -821,6 +856,7 @@ def fit(
         "batch_size": None if batch_size is None else positive_int(batch_size, "batch_size"),
         "lr_schedule": lr_schedule,
         "curriculum": stages[:-1],
+        "threads": positive_int(threads, "threads"),
         **options,
     }
 
@@ -942,6 +978,7 @@ def fit_windows(
     early_steps: int = 20,
     cache: bool = True,
     progress: bool = True,
+    threads: int = 1,
 ) -> FitResult:
     """Train a cell with an encoder on short free-run windows of many trajectories; cached.
 
@@ -985,6 +1022,8 @@ def fit_windows(
         See ``early_fraction``.
     cache, progress : bool
         As in :func:`fit`.
+    threads : int
+        As in :func:`fit`.
 
     Returns
     -------
@@ -1017,6 +1056,7 @@ def fit_windows(
         "clip": finite_positive(clip, "clip"),
         "early_fraction": float(early_fraction),
         "early_steps": positive_int(early_steps, "early_steps"),
+        "threads": positive_int(threads, "threads"),
     }
     return _cached_fit(
         model,

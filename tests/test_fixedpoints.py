@@ -18,9 +18,8 @@ from torch.autograd.function import once_differentiable
 from fhnrnn.fixedpoints import (
     Cycles,
     FixedPoints,
-    _gmres,  # the batched solver behind linear_solver="krylov"
-    _levenberg_marquardt,  # the damped step, checked for independence from batch padding
-    _Map,
+    SearchOptions,
+    Status,
     find_cycles,
     find_fixed_points,
     find_fixed_points_along,
@@ -28,6 +27,11 @@ from fhnrnn.fixedpoints import (
     jacobians,
     sample_states,
 )
+from fhnrnn.fixedpoints._krylov import gmres  # the batched solver behind linear_solver="krylov"
+from fhnrnn.fixedpoints._map import Map
+
+# the damped step, checked for independence from batch padding
+from fhnrnn.fixedpoints._newton import levenberg_marquardt
 
 # The maps here are tiny: extra threads only add contention on a shared machine.
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -335,7 +339,7 @@ def test_batched_gmres_solves_systems_that_converge_at_different_speeds():
     rhs[2, 3] = 2.0  # an eigenvector of the diagonal matrix: exact after one step
     rhs[3] = 0.0  # zero right-hand side: zero solution
     a = torch.as_tensor(matrices)
-    krylov = _gmres(lambda v: (a @ v.unsqueeze(-1)).squeeze(-1), torch.as_tensor(rhs), d)
+    krylov = gmres(lambda v: (a @ v.unsqueeze(-1)).squeeze(-1), torch.as_tensor(rhs), d)
     expected = np.linalg.solve(matrices, rhs[..., None])[..., 0]
     np.testing.assert_allclose(krylov.solution.numpy(), expected, atol=1e-10)
     domain, codomain = krylov.basis.numpy(), krylov.full_basis.numpy()
@@ -681,7 +685,7 @@ def test_shape_and_value_errors_name_the_argument():
         find_fixed_points(tanh_1d, np.zeros((3, 1)), np.zeros((2, 1)), **quiet())
     with pytest.raises(ValueError, match="u holds non-finite"):
         find_fixed_points(tanh_1d, np.zeros((2, 1)), [np.inf], **quiet())
-    with pytest.raises(ValueError, match="x0 must be a real"):
+    with pytest.raises(ValueError, match="x0 must be real numbers"):
         find_fixed_points(tanh_1d, [["a"]], None, **quiet())
 
 
@@ -849,11 +853,11 @@ def test_damped_step_ignores_the_zero_padding_of_a_batch():
 
     x, mu = torch.ones(1, d, dtype=torch.float64), torch.tensor([1e-2], dtype=torch.float64)
     u = torch.zeros(1, 0, dtype=torch.float64)
-    problem = _Map(step, torch.float64, torch.device("cpu"), d)
+    problem = Map(step, torch.float64, torch.device("cpu"), d)
     fx = step(x, u)
     q = 0.5 * ((fx - x) ** 2).sum(dim=1)
-    plain = _levenberg_marquardt(problem, x, u, fx, q, (normal[None], rhs[None], basis[None]), mu)
-    wider = _levenberg_marquardt(
+    plain = levenberg_marquardt(problem, x, u, fx, q, (normal[None], rhs[None], basis[None]), mu)
+    wider = levenberg_marquardt(
         problem,
         x,
         u,
@@ -907,3 +911,33 @@ def test_continuation_rejects_starts_that_are_not_a_2d_array():
         find_fixed_points_along(cubic_flow, [0.0], np.float64(1.0), [0])
     with pytest.raises(ValueError, match="x0"):
         find_fixed_points_along(cubic_flow, [0.0], None, [0])
+
+
+def test_one_options_object_serves_every_finder():
+    options = SearchOptions(tol_q=1e-20, max_iters=50)
+    point = find_fixed_points(tanh_1d, [[0.3]], None, options=options, **quiet())
+    assert point.tol_q == 1e-20 and abs(point.xstar[0, 0]) < 1e-9
+    overridden = find_fixed_points(tanh_1d, [[0.3]], None, options=options, tol_q=1e-8, **quiet())
+    assert overridden.tol_q == 1e-8 and options.tol_q == 1e-20
+    cycles = find_cycles(tanh_1d, [[0.3]], None, period=2, options=options, **quiet())
+    assert cycles.tol_q == 1e-20
+    assert SearchOptions().iterations == 100 and SearchOptions(method="adam").iterations == 10_000
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: find_fixed_points(tanh_1d, [[0.1]], None, tolq=1e-3), "unknown search option"),
+        (lambda: find_fixed_points(tanh_1d, [[0.1]], None, options={"tol_q": 1.0}), "options"),
+        (lambda: SearchOptions(linear_solver="lu"), "linear_solver"),
+        (lambda: find_fixed_points_along(cubic_flow, [0.0], [[0.0]], [0], method="adam"), "method"),
+    ],
+)
+def test_bad_search_options_name_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_status_codes_carry_their_messages():
+    assert [int(status) for status in Status] == [0, 1, 2, 3]
+    assert "diverged" in Status.FAILED.message and "tol_q" in Status.CONVERGED.message

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import hashlib
+import inspect
 import json
+import textwrap
 
 import pytest
 import torch
@@ -13,8 +17,10 @@ from fhnrnn.models import (
     LSTMAdapter,
     PaperRNN,
     ResidualMLPCell,
+    RNNAdapter,
     RNNCell,
     TanhRNN,
+    recurrent_step,
 )
 
 B, T, M, P, H = 3, 7, 2, 2, 5
@@ -29,10 +35,12 @@ def make_cell(kind: str) -> RNNCell:
         return TanhRNN(M, P, H, spectral_radius=1.2, seed=1)
     if kind == "gru":
         return GRUAdapter.create(M, P, H, seed=1)
+    if kind == "rnn":
+        return RNNAdapter.create(M, P, H, seed=1)
     return LSTMAdapter.create(M, P, H, seed=1)
 
 
-KINDS = ["paper", "paper-default", "tanh", "gru", "lstm"]
+KINDS = ["paper", "paper-default", "tanh", "rnn", "gru", "lstm"]
 
 
 def sequence(cell: RNNCell, seed: int = 0, steps: int = T) -> torch.Tensor:
@@ -67,10 +75,14 @@ def test_rollout_is_repeated_step_then_readout(kind: str) -> None:
     u = sequence(cell)
     x = random_state(cell)
     states, outputs = cell.rollout(u, x)
+    # The states come from the same (B, d) step, so they repeat bit for bit. The read-out of
+    # the stacked (B, T, d) states is a matmul of another shape, for which BLAS may take another
+    # kernel (another summation order): equal to a few float32 ulps only.
+    eps = torch.finfo(torch.float32).eps
     for t in range(T):
         x = cell.step(x, u[:, t])
         torch.testing.assert_close(states[:, t], x, rtol=0, atol=0)
-        torch.testing.assert_close(outputs[:, t], cell.readout(x), rtol=0, atol=0)
+        torch.testing.assert_close(outputs[:, t], cell.readout(x), rtol=16 * eps, atol=16 * eps)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -154,6 +166,74 @@ def test_lstm_adapter_matches_torch_lstm(bias: bool, dtype: torch.dtype, tol: fl
     torch.testing.assert_close(h[:, -1], h_last[0], rtol=0, atol=tol)
     torch.testing.assert_close(c[:, -1], c_last[0], rtol=0, atol=tol)
     torch.testing.assert_close(outputs, adapter.output_layer(expected), rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_rnn_adapter_matches_torch_rnn(nonlinearity: str, bias: bool) -> None:
+    torch.manual_seed(5)
+    rnn = nn.RNN(M, H, nonlinearity=nonlinearity, batch_first=True, bias=bias).double()
+    adapter = RNNAdapter(rnn, nn.Linear(H, P).double())
+    u = torch.randn(B, 20, M, dtype=torch.float64)
+    h0 = torch.randn(B, H, dtype=torch.float64)
+    expected, _ = rnn(u, h0[None])
+    states, outputs = adapter.rollout(u, h0)
+    torch.testing.assert_close(states, expected, rtol=0, atol=1e-13)
+    torch.testing.assert_close(outputs, adapter.output_layer(expected), rtol=0, atol=1e-13)
+    assert adapter.config()["nonlinearity"] == nonlinearity
+
+
+def _one_torch_step(module: nn.Module, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """The module's own next state, laid out as the step's x ([h, c] for an LSTM)."""
+    if isinstance(module, nn.LSTMCell):
+        return torch.cat(module(u, (x[:, :H], x[:, H:])), dim=1)
+    if isinstance(module, nn.RNNCellBase):
+        return module(u, x)
+    one_step = u[:, None] if module.batch_first else u[None]
+    if isinstance(module, nn.LSTM):
+        _, (h, c) = module(one_step, (x[None, :, :H].contiguous(), x[None, :, H:].contiguous()))
+        return torch.cat([h[0], c[0]], dim=1)
+    return module(one_step, x[None])[1][0]
+
+
+RECURRENT_MODULES = {
+    "RNN-tanh": lambda: nn.RNN(M, H, batch_first=True),
+    "RNN-relu": lambda: nn.RNN(M, H, nonlinearity="relu"),
+    "GRU": lambda: nn.GRU(M, H),
+    "LSTM": lambda: nn.LSTM(M, H, batch_first=True),
+    "RNNCell": lambda: nn.RNNCell(M, H),
+    "RNNCell-relu-nobias": lambda: nn.RNNCell(M, H, bias=False, nonlinearity="relu"),
+    "GRUCell": lambda: nn.GRUCell(M, H),
+    "LSTMCell": lambda: nn.LSTMCell(M, H),
+    "LSTMCell-nobias": lambda: nn.LSTMCell(M, H, bias=False),
+}
+
+
+@pytest.mark.parametrize("build", RECURRENT_MODULES.values(), ids=RECURRENT_MODULES.keys())
+def test_recurrent_step_is_the_modules_own_step_with_x_first(build) -> None:
+    torch.manual_seed(6)
+    module = build().double()
+    d = 2 * H if isinstance(module, (nn.LSTM, nn.LSTMCell)) else H
+    x, u = torch.randn(B, d, dtype=torch.float64), torch.randn(B, M, dtype=torch.float64)
+    step = recurrent_step(module)
+    torch.testing.assert_close(step(x, u), _one_torch_step(module, x, u), rtol=0, atol=1e-13)
+    jacobian = torch.func.vmap(torch.func.jacrev(lambda s, v: step(s[None], v[None])[0]))(x, u)
+    assert jacobian.shape == (B, d, d) and bool(jacobian.abs().sum() > 0)
+
+
+@pytest.mark.parametrize(
+    "module, message",
+    [
+        (nn.GRU(M, H, num_layers=2), "single-layer"),
+        (nn.LSTM(M, H, bidirectional=True), "single-layer"),
+        (nn.LSTM(M, H, proj_size=2), "proj_size"),
+        (nn.Linear(M, H), r"^module must be a torch.nn.RNN, GRU, LSTM, RNNCell"),
+        ("gru", r"^module must be a torch.nn.RNN, GRU, LSTM, RNNCell"),
+    ],
+)
+def test_recurrent_step_refuses_what_it_cannot_wrap(module: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        recurrent_step(module)
 
 
 def test_lstm_split_state_rejects_wrong_size() -> None:
@@ -256,6 +336,8 @@ def test_bad_shapes_and_dtypes_raise_value_errors_naming_the_argument(kind: str)
         cell.readout(x.numpy())
     with pytest.raises(ValueError, match="batch_size"):
         cell.initial_state(0)
+    with pytest.raises(ValueError, match=r"^u must hold at least one sequence \(B >= 1\)"):
+        cell.rollout(u[:0])
 
 
 @pytest.mark.parametrize(
@@ -265,13 +347,17 @@ def test_bad_shapes_and_dtypes_raise_value_errors_naming_the_argument(kind: str)
         (lambda: PaperRNN(n_layers=1.5), "n_layers"),
         (lambda: PaperRNN(init="xavier"), "init"),
         (lambda: PaperRNN(recurrent_gain=0.0), "recurrent_gain"),
+        (lambda: PaperRNN(recurrent_gain="x"), r"^recurrent_gain must be a real number, got 'x'"),
+        (lambda: PaperRNN(recurrent_gain=float("nan")), "recurrent_gain"),
+        (lambda: PaperRNN(recurrent_gain=1.6), r"^recurrent_gain must lie in \(0, 1.5\]"),
+        (lambda: RNNAdapter(nn.GRU(1, 4), nn.Linear(4, 1)), "module must be a torch.nn.RNN"),
         (lambda: PaperRNN(init_noise=-1.0), "init_noise"),
         (lambda: PaperRNN(seed=-1), "seed"),
         (lambda: TanhRNN(1, 1, 4, spectral_radius=0.0), "spectral_radius"),
         (lambda: TanhRNN(1, 1, 4, readout_scale=0.0), "readout_scale"),
         (lambda: TanhRNN(1, 1, 4, readout_scale=float("inf")), "readout_scale"),
         (lambda: TanhRNN(0, 1, 4), "input_size"),
-        (lambda: GRUAdapter(nn.LSTM(1, 4), nn.Linear(4, 1)), "gru must be a torch.nn.GRU"),
+        (lambda: GRUAdapter(nn.LSTM(1, 4), nn.Linear(4, 1)), "module must be a torch.nn.GRU"),
         (lambda: GRUAdapter(nn.GRU(1, 4, num_layers=2), nn.Linear(4, 1)), "single-layer"),
         (lambda: GRUAdapter(nn.GRU(1, 4, bidirectional=True), nn.Linear(4, 1)), "single-layer"),
         (lambda: GRUAdapter(nn.GRU(1, 4), nn.Linear(5, 1)), "readout"),
@@ -338,7 +424,7 @@ def test_paired_rotation_bad_arguments_raise(kwargs: dict, message: str) -> None
         PaperRNN(**kwargs)
 
 
-@pytest.mark.parametrize("kind", ["paper", "tanh", "gru", "lstm"])
+@pytest.mark.parametrize("kind", ["paper", "tanh", "rnn", "gru", "lstm"])
 def test_fold_normalisation_maps_raw_inputs_to_raw_outputs(kind: str) -> None:
     from fhnrnn.models import fold_normalisation
 
@@ -427,3 +513,48 @@ def test_residual_cell_rejects_bad_arguments() -> None:
         ResidualMLPCell(2, depth=0)
     with pytest.raises(ValueError, match="y0"):
         ResidualMLPCell(2).encode(torch.zeros(3, 3))
+
+
+def _definition_fingerprint(cls: type) -> str:
+    """SHA-256 (12 digits) of what a cell computes: its map, read-out, encoder, initialisation.
+
+    The adapters' maps of torch modules (their ``_map``) count as their map.
+
+    Docstrings and comments do not count, so that only a change of the computation changes it.
+    """
+    parts = []
+    for klass in cls.__mro__:
+        if klass.__module__ != "fhnrnn.models":
+            continue
+        for name, member in sorted(vars(klass).items()):
+            if name in {"_step", "_readout", "_map", "encode"} or name.startswith("_initialise"):
+                function = getattr(member, "__func__", member)  # a staticmethod's function
+                tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+                for node in ast.walk(tree):
+                    body = getattr(node, "body", None)
+                    if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+                        if isinstance(body[0].value, ast.Constant):
+                            node.body = body[1:] or [ast.Pass()]
+                parts.append(f"{klass.__qualname__}.{name}:{ast.unparse(tree)}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+
+
+# A cell's VERSION enters every cache and artifact key. When a fingerprint below changes, the
+# cell's code changed: if it now computes other numbers, bump its VERSION (and refresh the
+# shipped networks); if the numbers are the same (a refactoring), update the fingerprint only.
+DEFINITIONS = {
+    PaperRNN: (1, "6773a2276555"),
+    TanhRNN: (1, "edbe5b2a4f08"),
+    GRUAdapter: (1, "2f567a2fc246"),
+    LSTMAdapter: (1, "5457af7a5961"),
+    RNNAdapter: (1, "eba4c28398a4"),
+    ResidualMLPCell: (1, "1e062da7fde1"),
+}
+
+
+@pytest.mark.parametrize("cls", list(DEFINITIONS), ids=lambda cls: cls.__name__)
+def test_a_changed_cell_definition_has_a_new_version(cls: type) -> None:
+    version, fingerprint = DEFINITIONS[cls]
+    assert (cls.VERSION, _definition_fingerprint(cls)) == (version, fingerprint), (
+        f"{cls.__name__}'s definition changed: see the comment above DEFINITIONS"
+    )

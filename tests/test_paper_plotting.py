@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -104,6 +108,107 @@ def test_load_numbers_is_empty_before_any_record(output_root: Path) -> None:
     assert paper.load_numbers() == {}
 
 
+def _tex_line(root: Path, name: str) -> str:
+    (line,) = [line for line in _tex(root).splitlines() if f"fhnrec@{name}" in line]
+    return line
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        ("}", r"\}"),
+        ("{", r"\{"),
+        ("a\\b", r"a\textbackslash{}b"),
+        ("$x^2$ & ~y", r"\$x\^{}2\$ \& \textasciitilde{}y"),
+        ("two\nlines\r\n\nhere", "two lines here"),
+    ],
+)
+def test_record_escapes_every_latex_special_in_a_string(
+    output_root: Path, value: str, shown: str
+) -> None:
+    paper.record("z", value)
+    assert _tex_line(output_root, "z") == rf"\expandafter\def\csname fhnrec@z\endcsname{{{shown}}}"
+    assert _numbers(output_root)["z"]["value"] == value
+
+
+def test_record_escapes_formatted_numbers(output_root: Path) -> None:
+    assert paper.record("share", 0.125, ".1%") == "12.5%"
+    assert _tex_line(output_root, "share").endswith(r"{12.5\%}")
+
+
+def test_record_keeps_a_source_on_its_comment_line(output_root: Path) -> None:
+    paper.record("count", 3, "d", source="03\n\\def\\x{1}")
+    tex = _tex(output_root)
+    line = _tex_line(output_root, "count")
+    assert line.startswith(r"\expandafter\def\csname fhnrec@count\endcsname{3}  % from 03 ")
+    assert tex.count("\n") == len(tex.splitlines()), "no line but the entries and the header"
+    assert not any(row.startswith("\\def") for row in tex.splitlines())
+
+
+@pytest.mark.parametrize("source", [None, 3, b"03"])
+def test_record_rejects_a_source_that_is_not_text(output_root: Path, source: object) -> None:
+    with pytest.raises(ValueError, match=r"^source must be a string, got "):
+        paper.record("count", 3, source=source)
+
+
+@pytest.mark.parametrize("fmt", ["q", ".3x", "d", 3, None, ".2.2f"])
+def test_record_names_a_bad_fmt(output_root: Path, fmt: object) -> None:
+    with pytest.raises(ValueError, match=r"^fmt must be a format specification for 0.5"):
+        paper.record("bad", 0.5, fmt)
+    assert not (output_root / "paper").exists()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        "",
+        "[1, 2]",
+        '{"a": 1}',
+        '{"a": {"text": "1"}}',
+        '{"a": {"value": 1, "text": 1, "source": ""}}',
+        "\x00\xff",
+    ],
+)
+def test_a_corrupt_numbers_json_is_named(output_root: Path, content: str) -> None:
+    path = output_root / "paper" / "generated" / "numbers.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(content, encoding="latin-1")
+    for call in (paper.load_numbers, lambda: paper.record("alpha", 1.0)):
+        with pytest.raises(ValueError, match=rf"^{re.escape(str(path))} is not a numbers file"):
+            call()
+    assert path.read_text(encoding="latin-1") == content, "the corrupt file is left for a look"
+
+
+_RECORDER = """
+import sys, time
+from pathlib import Path
+from fhnrnn import paper
+go = Path(sys.argv[1])
+while not go.exists():
+    time.sleep(0.001)
+for k in range(int(sys.argv[3])):
+    paper.record(sys.argv[2] + "x" * k, k, "d")
+"""
+
+
+def test_processes_recording_at_once_lose_nothing(output_root: Path) -> None:
+    go = output_root / "go"
+    names, per_process = ["alpha", "beta", "gamma", "delta"], 25
+    environment = {**os.environ, OUTPUT_ROOT_ENV: str(output_root)}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _RECORDER, str(go), name, str(per_process)], env=environment
+        )
+        for name in names
+    ]
+    go.touch()
+    assert [worker.wait(timeout=120) for worker in workers] == [0] * len(names)
+    expected = {name + "x" * k for name in names for k in range(per_process)}
+    assert set(_numbers(output_root)) == expected
+    assert len(re.findall(r"fhnrec@", _tex(output_root))) == len(expected) + 2
+
+
 # ---------------------------------------------------------------------------- save_figure
 
 
@@ -154,6 +259,20 @@ def test_save_figure_rejects_bad_names(output_root: Path, name: object) -> None:
         plotting.save_figure(fig, name)
     plt.close(fig)
     assert not (output_root / "figures").exists()
+
+
+def test_save_figure_rejects_a_name_too_long_for_a_file(output_root: Path) -> None:
+    fig = _draw()
+    try:
+        (written,) = plotting.save_figure(fig, "a" * 200, formats=("png",))
+        assert written.name == "a" * 200 + ".png"
+        with pytest.raises(ValueError, match=r"^name must be at most 200 characters, got 201"):
+            plotting.save_figure(fig, "b" * 201)
+        with pytest.raises(ValueError, match=r"^name must be at most 200 characters, got 300"):
+            plotting.save_figure(fig, "c" * 300)
+    finally:
+        plt.close(fig)
+    assert [path.name for path in (output_root / "figures").iterdir()] == [written.name]
 
 
 def test_save_figure_rejects_a_name_with_a_trailing_newline(output_root: Path) -> None:

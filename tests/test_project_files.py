@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
+from setuptools import find_namespace_packages, find_packages
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,6 +62,7 @@ def test_required_packages_are_declared(pyproject: dict) -> None:
         "nbval",
         "ipywidgets",
         "tqdm",
+        "filelock",
     }
     assert wanted <= declared
     test_extra = {
@@ -91,3 +93,17 @@ def test_readme_examples_run_and_print_what_their_comments_say(capsys) -> None:
     assert outputs[0].startswith("FixedPoints: 3 unique fixed points")
     assert "2 stable, 1 not stable" in outputs[0]
     assert outputs[1].strip() == "48"
+
+
+def test_a_non_editable_install_ships_every_subpackage(pyproject: dict) -> None:
+    found = pyproject["tool"]["setuptools"]["packages"]["find"]
+    shipped = set(find_packages(where=str(ROOT), include=found["include"]))
+    on_disk = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in (ROOT / "fhnrnn").rglob("__init__.py")
+    }
+    assert "fhnrnn.fixedpoints" in on_disk
+    assert on_disk <= shipped
+    folders = set(find_namespace_packages(where=str(ROOT), include=["fhnrnn.*"]))
+    code = {name for name in folders if any((ROOT / name.replace(".", "/")).glob("*.py"))}
+    assert code <= on_disk, "a folder of modules lacks __init__.py and would not be shipped"

@@ -218,3 +218,47 @@ def test_fhn_flow_is_seeded_and_validates() -> None:
         fhn_flow([0.3], seed=0, **{**options, "n_near": -1})
     with pytest.raises(ValueError, match="near_radius"):
         fhn_flow([0.3], seed=0, near_radius=(0.0, 1.0), **options)
+
+
+@pytest.mark.parametrize("current, dt", [(100.0, 0.3), (10.0, 1.5)])
+def test_fhn_voltage_refuses_an_unstable_euler_step(current: float, dt: float) -> None:
+    expected = rf"Euler step is unstable .* I = \[{current}\] with dt = {dt}"
+    with pytest.raises(ValueError, match=expected):
+        fhn_voltage([current], dt=dt)
+
+
+def test_fhn_voltage_names_the_bad_currents_only() -> None:
+    with pytest.raises(ValueError, match=r"I = \[100.0, 200.0\]"):
+        fhn_voltage([0.5, 100.0, 200.0])
+
+
+@pytest.mark.parametrize("currents", ["abc", [1j], [0.5, 1 + 0j], [True], None])
+def test_fhn_voltage_rejects_currents_that_are_not_real(currents: object) -> None:
+    with pytest.raises(ValueError, match=r"^I_values must be real numbers, got "):
+        fhn_voltage(currents)
+
+
+@pytest.mark.parametrize("currents", ["abc", [1j], [True]])
+def test_fhn_flow_rejects_currents_that_are_not_real(currents: object) -> None:
+    with pytest.raises(ValueError, match=r"^I_values must be real numbers, got "):
+        fhn_flow(currents, n_random=1, n_near=1, t_max=1.0, dt=0.5, seed=0)
+
+
+@pytest.mark.parametrize(
+    "box", [((0, 1),), ((0, 1), (0, 1), (0, 1)), (0, 1), None, "ab", ((0, 1), (1, 0))]
+)
+def test_fhn_flow_rejects_a_box_that_is_not_two_ranges(box: object) -> None:
+    with pytest.raises(ValueError, match=r"^box"):
+        fhn_flow([0.3], n_random=1, n_near=1, t_max=1.0, dt=0.5, seed=0, box=box)
+
+
+@pytest.mark.parametrize("p_pulse", [np.float32(0.1), np.float64(0.25), 1, np.int64(1)])
+def test_flip_flop_accepts_numpy_probabilities(p_pulse: object) -> None:
+    task = flip_flop(2, n_trials=2, n_steps=5, p_pulse=p_pulse, seed=0)
+    assert type(task.p_pulse) is float and task.p_pulse == float(p_pulse)
+
+
+@pytest.mark.parametrize("p_pulse", [True, False, np.bool_(True), "0.1", None, float("nan")])
+def test_flip_flop_rejects_probabilities_that_are_not_numbers(p_pulse: object) -> None:
+    with pytest.raises(ValueError, match=r"^p_pulse must "):
+        flip_flop(2, n_trials=2, n_steps=5, p_pulse=p_pulse, seed=0)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 
 from fhnrnn.models import GRUAdapter, LSTMAdapter, PaperRNN, ResidualMLPCell, TanhRNN
@@ -34,6 +35,16 @@ def problem(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 def model(seed: int = 0) -> TanhRNN:
     return TanhRNN(2, 1, 8, seed=seed)
+
+
+class _NextVersion(TanhRNN):
+    """The same cell under the same name, as if its definition had changed (VERSION bumped)."""
+
+    VERSION = TanhRNN.VERSION + 1
+
+
+_NextVersion.__qualname__ = TanhRNN.__qualname__
+_NextVersion.__module__ = TanhRNN.__module__
 
 
 def train(**options) -> tuple[TanhRNN, object]:
@@ -169,7 +180,7 @@ def test_cosine_schedule_starts_at_lr_and_then_decays() -> None:
 def test_cache_hit_loads_identical_weights(cache_in_tmp: Path) -> None:
     trained, first = train()
     assert not first.from_cache
-    assert sorted(p.suffix for p in (cache_in_tmp / "fit").iterdir()) == [".json", ".pt"]
+    assert sorted(p.suffix for p in (cache_in_tmp / "fit").iterdir()) == [".json", ".safetensors"]
     loaded, second = train()
     assert second.from_cache and not loaded.training
     assert same_weights(trained, loaded)
@@ -191,6 +202,8 @@ def test_cache_hit_loads_identical_weights(cache_in_tmp: Path) -> None:
         lambda: {"x0": torch.ones(8) * 0.1},
         lambda: {"mask": torch.ones(B, T)},
         lambda: {"curriculum": [(5, 2)]},
+        lambda: {"threads": 2},
+        lambda: {"net": _NextVersion(2, 1, 8, seed=0)},
     ],
 )
 def test_changed_configuration_retrains(change) -> None:
@@ -216,18 +229,40 @@ def test_every_cell_trains_and_caches(build) -> None:
     assert second.from_cache and same_weights(trained, loaded)
 
 
-@pytest.mark.parametrize("damage", ["weights", "metadata", "checksum", "missing weights"])
+def _rewrite_entry(weights: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """Replace a cache entry's tensors, with a matching checksum in its metadata."""
+    weights.write_bytes(safetensors.torch.save(tensors))
+    meta = weights.with_suffix(".json")
+    entry = json.loads(meta.read_text())
+    entry["sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    meta.write_text(json.dumps(entry))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["weights", "metadata", "checksum", "missing weights", "no history", "empty history",
+     "no seconds"],
+)
 def test_unusable_cache_entry_retrains(cache_in_tmp: Path, damage: str) -> None:
     trained, first = train()
-    weights = cache_in_tmp / "fit" / f"{first.key}.pt"
+    weights = cache_in_tmp / "fit" / f"{first.key}.safetensors"
     meta = cache_in_tmp / "fit" / f"{first.key}.json"
+    state = dict(trained.state_dict())
     if damage == "weights":
         weights.write_bytes(b"not a checkpoint")
     elif damage == "metadata":
         meta.write_text("{ truncated")
     elif damage == "checksum":
         entry = json.loads(meta.read_text())
-        entry["weights_sha256"] = "0" * 64
+        entry["sha256"] = "0" * 64
+        meta.write_text(json.dumps(entry))
+    elif damage == "no history":
+        _rewrite_entry(weights, state)
+    elif damage == "empty history":
+        _rewrite_entry(weights, {**state, "history": torch.zeros(0, dtype=torch.float64)})
+    elif damage == "no seconds":
+        entry = json.loads(meta.read_text())
+        del entry["seconds"]
         meta.write_text(json.dumps(entry))
     else:
         weights.unlink()
@@ -242,15 +277,28 @@ def test_unusable_cache_entry_retrains(cache_in_tmp: Path, damage: str) -> None:
 def test_cache_entry_of_another_shape_is_not_loaded(cache_in_tmp: Path) -> None:
     _, first = train()
     other = TanhRNN(2, 1, 3, seed=0)
-    weights = cache_in_tmp / "fit" / f"{first.key}.pt"
-    torch.save(other.state_dict(), weights)
-    entry = json.loads((cache_in_tmp / "fit" / f"{first.key}.json").read_text())
-    entry["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
-    (cache_in_tmp / "fit" / f"{first.key}.json").write_text(json.dumps(entry))
+    history = torch.tensor(first.history, dtype=torch.float64)
+    weights = cache_in_tmp / "fit" / f"{first.key}.safetensors"
+    _rewrite_entry(weights, {**other.state_dict(), "history": history})
     fresh = model()
     with pytest.warns(RuntimeWarning, match="do not fit the model"):
         _, second = train(net=fresh)
     assert not second.from_cache
+
+
+def test_training_pins_its_threads_and_restores_the_callers() -> None:
+    seen = []
+
+    class Spy(TanhRNN):
+        def _step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+            seen.append((torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()))
+            return super()._step(x, u)
+
+    before = torch.get_num_threads()
+    train(net=Spy(2, 1, 8, seed=0), cache=False, max_epochs=1, threads=3)
+    assert set(seen) == {(3, True)}
+    assert torch.get_num_threads() == before
+    assert not torch.are_deterministic_algorithms_enabled()
 
 
 def test_cache_disabled_writes_nothing(cache_in_tmp: Path) -> None:
@@ -486,7 +534,7 @@ def test_fit_windows_caches_by_configuration(flow_task: FHNFlowTask, cache_in_tm
     assert again.history == trained.history
     for a, b in zip(trained.model.parameters(), again.model.parameters(), strict=True):
         torch.testing.assert_close(a, b)
-    assert (cache_in_tmp / "fit" / f"{trained.key}.pt").is_file()
+    assert (cache_in_tmp / "fit" / f"{trained.key}.safetensors").is_file()
     assert fit_small(flow_task, early_fraction=0.0).key != trained.key
 
 
@@ -606,3 +654,30 @@ def test_optimiser_options_enter_the_cache_key_and_defaults_keep_it() -> None:
     assert len({plain.key, penalised.key, quasi_newton.key}) == 3
     _, again = train(optimizer="lbfgs", lr=1.0, clip=None)
     assert again.from_cache and same_weights(again.model, quasi_newton.model)
+
+
+def test_reversed_numpy_arrays_are_read_as_they_are() -> None:
+    inputs, targets = (tensor.numpy() for tensor in problem())
+    reversed_inputs, reversed_targets = inputs[::-1], targets[::-1]
+    assert reversed_inputs.strides[0] < 0
+    expected = evaluate(model(), np.ascontiguousarray(reversed_inputs), reversed_targets.copy())
+    np.testing.assert_array_equal(evaluate(model(), reversed_inputs, reversed_targets), expected)
+    result = fit(model(), reversed_inputs, reversed_targets, seed=0, max_epochs=2,
+                 target_loss=0.0, cache=False, progress=False)
+    assert len(result.history) == 2
+
+
+def test_boolean_targets_are_refused_but_a_boolean_mask_is_a_weight() -> None:
+    inputs, targets = problem()
+    with pytest.raises(ValueError, match="targets must be real numbers"):
+        evaluate(model(), inputs, targets > 0)
+    mask = torch.ones(B, T, dtype=torch.bool)
+    np.testing.assert_allclose(evaluate(model(), inputs, targets, mask=mask),
+                               evaluate(model(), inputs, targets), rtol=1e-6)
+
+
+def test_an_empty_batch_names_the_inputs() -> None:
+    inputs, targets = problem()
+    with pytest.raises(ValueError, match=r"inputs must hold at least one sequence \(B >= 1\)"):
+        fit(model(), inputs[:0], targets[:0], seed=0, max_epochs=1, target_loss=0.0,
+            cache=False, progress=False)

@@ -1,7 +1,9 @@
 """The training recipe of the FHN network, shared by notebooks 03, 04 and 05.
 
 One function, :func:`train_fhn_rnn`, holds every setting, so that the notebooks that analyse the
-trained network all get the same model from the training cache (:func:`fhnrnn.training.fit`).
+trained network all get the same model: the shipped network ``artifacts/fhn-<cell>-seed<seed>``
+when it exists for the recipe (:mod:`fhnrnn.artifacts`), else one trained through
+:func:`fhnrnn.training.fit` and its cache.
 
 The recipe trains the paper's deep-ReLU cell (:class:`fhnrnn.models.PaperRNN`, 256 units, 5
 layers) on the unscaled FHN voltage task (41 currents on [0.4, 1.4], 334 Euler steps of 0.3
@@ -14,32 +16,28 @@ from (v, w) = (0, 0)). What makes a 1670-layer-deep unrolled ReLU network traina
   raw current I to the raw voltage v);
 - Adam with gradient clipping at 1, a cosine rate from 3e-4 to 1e-5, one update per epoch on
   8 random sequences, a linear ramp of the sequence length from 60 to 334 steps over the first
-  40 % of the updates, and a divergence guard (restore and halve the rate).
+  40 % of the updates, and a divergence guard (restore and halve the rate);
+- two torch threads (the setting the shipped networks were trained with).
 """
 
 from __future__ import annotations
 
-import hashlib
-import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from fhnrnn._paths import cache_dir
-from fhnrnn.analysis import fixed_points_by_input
-from fhnrnn.fixedpoints import FixedPoints
+from fhnrnn.artifacts import obtain, recipe_key
 from fhnrnn.models import GRUAdapter, PaperRNN, RNNCell, fold_normalisation
 from fhnrnn.tasks import FHNVoltageTask, fhn_grid, fhn_voltage
 from fhnrnn.training import FitResult, evaluate, fit
 
 __all__ = [
-    "FIXED_POINT_SEARCH",
     "GRU_RECIPE",
     "RECIPE",
     "FHNRNNRun",
-    "fhn_rnn_fixed_points",
+    "fhn_rnn_artifact_keys",
     "train_fhn_rnn",
 ]
 
@@ -57,6 +55,7 @@ RECIPE = {
     "length_ramp": (60, 0.4),
     "guard": 3.0,
     "target_mse": 1e-3,
+    "threads": 2,
 }
 QUICK_CHANGES = {"n_currents": 11, "updates": 30, "hidden_size": 64}
 # The comparison cell: a 64-unit GRU given the same data, schedule and about the same training
@@ -64,9 +63,6 @@ QUICK_CHANGES = {"n_currents": 11, "updates": 30, "hidden_size": 64}
 GRU_RECIPE = {**RECIPE, "hidden_size": 64, "lr": 3e-3, "updates": 4000}
 GRU_QUICK_CHANGES = {"n_currents": 11, "updates": 30, "hidden_size": 16}
 _RECIPES = {"paper": (RECIPE, QUICK_CHANGES), "gru": (GRU_RECIPE, GRU_QUICK_CHANGES)}
-# Part of the fixed-point cache key: raise it when a change to the engine changes its results.
-SEARCH_VERSION = 2
-FIXED_POINT_SEARCH = {"n_per_input": 24, "n_steps": 334, "max_halvings": 6, "tol_unique": 1e-3}
 
 
 @dataclass(frozen=True)
@@ -89,6 +85,11 @@ class FHNRNNRun:
         ``(u_mean, u_std, y_mean, y_std)`` used in training.
     train_mse, held_out_mse : float
         Mean squared error of ``model`` in raw voltage units, over all conditions and steps.
+    name : str or None
+        The shipped network's name (``fhn-<cell>-seed<seed>``); None for a quick run.
+    key : str
+        What identifies the network: the recipe key (:func:`fhnrnn.artifacts.recipe_key`),
+        or the training key for a quick run.
     """
 
     model: RNNCell
@@ -98,6 +99,8 @@ class FHNRNNRun:
     normalisation: tuple[float, float, float, float]
     train_mse: float
     held_out_mse: float
+    name: str | None
+    key: str
 
 
 def train_fhn_rnn(
@@ -113,7 +116,7 @@ def train_fhn_rnn(
     ----------
     quick : bool
         Smoke-test settings: 11 currents, 30 updates and a small cell (a poor fit, in
-        seconds).
+        seconds); never shipped, always trained (or taken from the training cache).
     seed : int
         Seed of the initial weights and of the minibatch draws.
     cell : {"paper", "gru"}
@@ -136,34 +139,62 @@ def train_fhn_rnn(
     u_mean, u_std = float(currents.mean()), float(currents.std())
     voltages = train.targets.double()
     y_mean, y_std = float(voltages.mean()), float(voltages.std(correction=0))
+    normalisation = (u_mean, u_std, y_mean, y_std)
     model = _new_cell(cell, recipe, seed)
-    result = fit(
-        model,
-        ((train.inputs.double() - u_mean) / u_std).float(),
-        ((voltages - y_mean) / y_std).float(),
-        seed=seed,
-        max_epochs=recipe["updates"],
-        target_loss=recipe["target_mse"] / y_std**2,
-        lr=recipe["lr"],
-        clip=1.0,
-        batch_size=recipe["batch_size"],
-        sampling="sample",
-        lr_schedule="cosine",
-        lr_end=recipe["lr_end"],
-        length_ramp=recipe["length_ramp"],
-        guard=recipe["guard"],
-        progress=progress,
-    )
-    folded = fold_normalisation(result.model, u_mean, u_std, y_mean, y_std)
+
+    def train_model() -> FitResult:
+        return fit(
+            model,
+            ((train.inputs.double() - u_mean) / u_std).float(),
+            ((voltages - y_mean) / y_std).float(),
+            seed=seed,
+            max_epochs=recipe["updates"],
+            target_loss=recipe["target_mse"] / y_std**2,
+            lr=recipe["lr"],
+            clip=1.0,
+            batch_size=recipe["batch_size"],
+            sampling="sample",
+            lr_schedule="cosine",
+            lr_end=recipe["lr_end"],
+            length_ramp=recipe["length_ramp"],
+            guard=recipe["guard"],
+            progress=progress,
+            threads=recipe["threads"],
+        )
+
+    def errors(result: FitResult) -> dict[str, float]:
+        folded = fold_normalisation(result.model, *normalisation)
+        return {"train_mse": _mse(folded, train), "held_out_mse": _mse(folded, held_out)}
+
+    name = None if quick else f"fhn-{cell}-seed{seed}"
+    if name is None:
+        result = train_model()
+    else:
+        result = obtain(name, model, recipe, seed, train_model, errors)
+    folded = fold_normalisation(result.model, *normalisation)
     return FHNRNNRun(
         model=folded,
         fit=result,
         train=train,
         held_out=held_out,
-        normalisation=(u_mean, u_std, y_mean, y_std),
+        normalisation=normalisation,
         train_mse=_mse(folded, train),
         held_out_mse=_mse(folded, held_out),
+        name=name,
+        key=result.key if name is None else recipe_key(name, recipe, type(model), seed),
     )
+
+
+_CELLS = {"paper": PaperRNN, "gru": GRUAdapter}
+
+
+def fhn_rnn_artifact_keys(seed: int = 0) -> dict[str, str]:
+    """Artifact name -> recipe key of the study's cell and the GRU of ``seed``."""
+    names = {cell: f"fhn-{cell}-seed{seed}" for cell in _RECIPES}
+    return {
+        names[cell]: recipe_key(names[cell], _RECIPES[cell][0], _CELLS[cell], seed)
+        for cell in _RECIPES
+    }
 
 
 def _new_cell(cell: str, recipe: dict[str, Any], seed: int) -> RNNCell:
@@ -184,50 +215,3 @@ def _mse(model: RNNCell, task: FHNVoltageTask) -> float:
     """Mean squared error over all conditions and steps (conditions have equal length)."""
     with torch.no_grad():
         return float(np.mean(evaluate(model, task.inputs, task.targets)))
-
-
-def fhn_rnn_fixed_points(
-    run: FHNRNNRun, currents: np.ndarray, *, cache: bool = True, progress: bool = True
-) -> FixedPoints:
-    """Fixed points of the trained network with the input held at each current.
-
-    The search (:func:`fhnrnn.analysis.fixed_points_by_input` with the settings in
-    ``FIXED_POINT_SEARCH``: Newton from 24 states along the trajectory at each current, then
-    every point found followed along the currents both ways) runs on the folded float64
-    model, so the points live in the space of raw currents. The result is cached next to the
-    trained weights, keyed by the training key, the currents and the search settings; an
-    unreadable entry is searched again.
-
-    Parameters
-    ----------
-    run : FHNRNNRun
-        Output of :func:`train_fhn_rnn`.
-    currents : ndarray, shape (K,)
-        Currents, in increasing order (the continuation follows them).
-    cache : bool
-        Load a cached result when present and store a new one.
-    progress : bool
-        Show a progress bar over the continuation.
-
-    Returns
-    -------
-    FixedPoints
-        ``u[:, 0]`` is the current of each point.
-    """
-    values = np.asarray(currents, dtype=np.float64)
-    if values.ndim != 1 or values.size < 1 or not np.all(np.diff(values) > 0):
-        raise ValueError(f"currents must be a 1-D increasing array, got {currents!r}")
-    digest = hashlib.sha256(run.fit.key.encode())
-    digest.update(values.tobytes())
-    digest.update(repr((SEARCH_VERSION, sorted(FIXED_POINT_SEARCH.items()))).encode())
-    path = cache_dir() / "fixedpoints" / f"{digest.hexdigest()}.npz"
-    if cache and path.is_file():
-        try:
-            return FixedPoints.load(path)
-        except Exception as error:  # an unreadable cache entry means: search again
-            warnings.warn(f"ignoring unusable cache entry {path.name}: {error}", stacklevel=2)
-    points = fixed_points_by_input(run.model, values, progress=progress, **FIXED_POINT_SEARCH)
-    if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        points.save(path, overwrite=True)
-    return points

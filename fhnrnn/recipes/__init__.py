@@ -1,0 +1,64 @@
+"""Every training recipe and search setting a notebook uses, in one place.
+
+- :mod:`~fhnrnn.recipes.sine_wave`: the sine-wave generator and its control (notebook 02);
+- :mod:`~fhnrnn.recipes.fhn_voltage`: the study's deep-ReLU network and a GRU trained on the FHN
+  voltage (notebooks 03-05), and :mod:`~fhnrnn.recipes.fhn_fixed_points`, their fixed points at
+  many currents;
+- :mod:`~fhnrnn.recipes.fhn_flow`: the network trained on the FHN flow (notebook 06).
+
+Each recipe returns its shipped network (:mod:`fhnrnn.artifacts`) when one exists for its
+settings, and trains otherwise.
+"""
+
+from fhnrnn.recipes.fhn_fixed_points import (
+    FIXED_POINT_SEARCH,
+    SEARCH_VERSION,
+    fhn_rnn_fixed_points,
+    fixed_point_artifact_keys,
+)
+from fhnrnn.recipes.fhn_flow import FLOW_RECIPE, FlowRun, flow_artifact_keys, train_fhn_flow
+from fhnrnn.recipes.fhn_voltage import (
+    GRU_RECIPE,
+    RECIPE,
+    FHNRNNRun,
+    fhn_rnn_artifact_keys,
+    train_fhn_rnn,
+)
+from fhnrnn.recipes.sine_wave import (
+    SINE_RECIPE,
+    SineRun,
+    sine_artifact_keys,
+    train_sine_generator,
+)
+
+__all__ = [
+    "FIXED_POINT_SEARCH",
+    "FLOW_RECIPE",
+    "GRU_RECIPE",
+    "RECIPE",
+    "SEARCH_VERSION",
+    "SINE_RECIPE",
+    "FHNRNNRun",
+    "FlowRun",
+    "SineRun",
+    "fhn_rnn_fixed_points",
+    "shipped_artifacts",
+    "train_fhn_flow",
+    "train_fhn_rnn",
+    "train_sine_generator",
+]
+
+
+def shipped_artifacts() -> dict[str, str]:
+    """Artifact name -> key of every network (and result) the committed notebooks analyse.
+
+    These are the networks of seed 0 and the fixed points of the study's cell;
+    ``tests/test_shipped_artifacts.py`` checks that ``artifacts/`` holds each of them, made by
+    the current recipe.
+    """
+    return {
+        **sine_artifact_keys(),
+        **fhn_rnn_artifact_keys(),
+        **flow_artifact_keys(),
+        **fixed_point_artifact_keys(),
+    }

@@ -1,0 +1,125 @@
+"""The fixed points of the FHN networks at many currents (notebooks 03-05).
+
+The search (:func:`fhnrnn.analysis.fixed_points_by_input` with ``FIXED_POINT_SEARCH``: Newton
+from 24 states along the trajectory at each current, then every point found followed along the
+currents both ways) is slow (minutes on two cores) and its counts of converged starts sit on
+knife edges that another CPU's rounding can tip. So the set found on a shipped network is
+shipped beside it (``artifacts/<network>-fixedpoints``: the points, their residuals and the
+search's record, without the Jacobians); loading it recomputes the Jacobians and eigenvalues at
+the shipped points (:func:`fhnrnn.fixedpoints.linearise`), which is fast and gives the same
+rounded numbers on any machine. Other networks are searched, and cached in
+``build/cache/fixedpoints``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import warnings
+
+import numpy as np
+import torch
+
+from fhnrnn._paths import cache_dir
+from fhnrnn.analysis import fixed_points_by_input
+from fhnrnn.artifacts import load_results, ship_results
+from fhnrnn.fixedpoints import FixedPoints, linearise
+from fhnrnn.recipes.fhn_voltage import FHNRNNRun, fhn_rnn_artifact_keys
+
+__all__ = [
+    "FIXED_POINT_SEARCH",
+    "SEARCH_VERSION",
+    "SHIPPED_CURRENTS",
+    "fhn_rnn_fixed_points",
+    "fixed_point_artifact_keys",
+]
+
+# Part of the fixed-point keys: raise it when a change to the engine changes its results.
+SEARCH_VERSION = 2
+FIXED_POINT_SEARCH = {"n_per_input": 24, "n_steps": 334, "max_halvings": 6, "tol_unique": 1e-3}
+# The currents of the shipped set: notebooks 03-05's grid.
+SHIPPED_CURRENTS = np.linspace(0.4, 1.4, 41)
+# The shipped arrays; the Jacobians and eigen-decompositions are recomputed on loading.
+_SHIPPED_ARRAYS = ("xstar", "u", "q", *FixedPoints._SEARCH_ARRAYS)
+
+
+def fhn_rnn_fixed_points(
+    run: FHNRNNRun, currents: np.ndarray, *, cache: bool = True, progress: bool = True
+) -> FixedPoints:
+    """Fixed points of the trained network with the input held at each current.
+
+    The search runs on the folded float64 model, so the points live in the space of raw
+    currents. For a shipped network the shipped set is used when it was found at these
+    currents with these settings; otherwise the result is searched, and cached (keyed by the
+    network, the currents and the search settings; an unreadable entry is searched again).
+
+    Parameters
+    ----------
+    run : FHNRNNRun
+        Output of :func:`fhnrnn.recipes.train_fhn_rnn`.
+    currents : ndarray, shape (K,)
+        Currents, in increasing order (the continuation follows them).
+    cache : bool
+        Load a cached result when present and store a new one.
+    progress : bool
+        Show a progress bar over the continuation.
+
+    Returns
+    -------
+    FixedPoints
+        ``u[:, 0]`` is the current of each point.
+    """
+    values = np.asarray(currents, dtype=np.float64)
+    if values.ndim != 1 or values.size < 1 or not np.all(np.diff(values) > 0):
+        raise ValueError(f"currents must be a 1-D increasing array, got {currents!r}")
+    key = _search_key(run.key, values)
+    name = None if run.name is None else f"{run.name}-fixedpoints"
+    if name is not None and (shipped := load_results(name, key)) is not None:
+        return _from_shipped(run, *shipped)
+    path = cache_dir() / "fixedpoints" / f"{key}.npz"
+    if cache and path.is_file():
+        try:
+            return FixedPoints.load(path)
+        except ValueError as error:  # an unreadable cache entry means: search again
+            warnings.warn(f"ignoring unusable cache entry {path.name}: {error}", stacklevel=2)
+    start = time.perf_counter()
+    points = fixed_points_by_input(run.model, values, progress=progress, **FIXED_POINT_SEARCH)
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        points.save(path, overwrite=True)
+    if name is not None:
+        _ship(name, key, points, values, time.perf_counter() - start)
+    return points
+
+
+def fixed_point_artifact_keys(seed: int = 0) -> dict[str, str]:
+    """Artifact name -> key of the fixed points of the study's cell of ``seed`` at 41 currents."""
+    network, key = next(iter(fhn_rnn_artifact_keys(seed).items()))
+    return {f"{network}-fixedpoints": _search_key(key, SHIPPED_CURRENTS)}
+
+
+def _search_key(network_key: str, currents: np.ndarray) -> str:
+    digest = hashlib.sha256(network_key.encode())
+    digest.update(currents.tobytes())
+    digest.update(repr((SEARCH_VERSION, sorted(FIXED_POINT_SEARCH.items()))).encode())
+    return digest.hexdigest()
+
+
+def _ship(name: str, key: str, points: FixedPoints, currents: np.ndarray, seconds: float) -> None:
+    tensors = {
+        field: torch.from_numpy(np.asarray(getattr(points, field))) for field in _SHIPPED_ARRAYS
+    }
+    fields = {
+        "currents": currents.tolist(),
+        "search": FIXED_POINT_SEARCH,
+        "search_version": SEARCH_VERSION,
+        "search_seconds": round(seconds, 1),
+        "scalars": {field: getattr(points, field) for field in FixedPoints._SEARCH_SCALARS},
+    }
+    ship_results(name, key, tensors, fields)
+
+
+def _from_shipped(run: FHNRNNRun, tensors: dict, manifest: dict) -> FixedPoints:
+    arrays = {field: tensors[field].numpy() for field in _SHIPPED_ARRAYS}
+    characterised = linearise(run.model, arrays["xstar"], arrays["u"])
+    return FixedPoints(**arrays, **characterised, **manifest["scalars"])

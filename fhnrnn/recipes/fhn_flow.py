@@ -1,0 +1,152 @@
+"""The training recipe of the FHN flow network (notebook 06).
+
+A small residual MLP cell (:class:`fhnrnn.models.ResidualMLPCell`, width 64, depth 2, one
+update per ``dt = 0.5``) with an encoder of the observed ``(v, w)`` learns the FHN flow from
+many short free-run windows of accurate trajectories: 36 currents on [0, 1.75], 12 random
+starts and 8 starts near the fixed point each, 150 time units. Training is
+:func:`fhnrnn.training.fit_windows` with windows of 5, 10, 20 and 40 steps and 18 000 Adam
+steps. The network is shipped as ``artifacts/fhn-flow-seed<seed>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from fhnrnn.analysis import rollout_float64
+from fhnrnn.artifacts import obtain, recipe_key
+from fhnrnn.models import ResidualMLPCell
+from fhnrnn.tasks import FHNFlowTask, fhn_flow
+from fhnrnn.training import FitResult, fit_windows
+
+__all__ = ["FLOW_RECIPE", "FlowRun", "flow_artifact_keys", "train_fhn_flow"]
+
+FLOW_RECIPE = {
+    "dt": 0.5,
+    "train_currents": np.round(0.05 * np.arange(36), 4).tolist(),  # 0, 0.05, ..., 1.75
+    "held_out_currents": [0.1, 0.425, 0.725, 1.025, 1.325, 1.6],
+    "n_random": 12,
+    "n_near": 8,
+    "t_max": 150.0,
+    "width": 64,
+    "depth": 2,
+    "n_iters": 18_000,
+    "window_lengths": [5, 10, 20, 40],
+    "batch_size": 256,
+    "lr": 3e-3,
+    "lr_end": 6e-5,
+    "clip": 1.0,
+    "early_fraction": 0.3,
+    # The network is tiny: one thread is as fast, and immune to contention.
+    "threads": 1,
+}
+FLOW_QUICK_CHANGES = {"n_iters": 300}
+# Held-out error of the manifest: RMSE of v over the first 10 time units of a free run.
+_HELD_OUT_TIME = 10.0
+
+
+@dataclass(frozen=True)
+class FlowRun:
+    """A trained FHN flow network and its data.
+
+    Attributes
+    ----------
+    model : ResidualMLPCell
+        The trained network; ``model.encode`` maps an observed ``(v, w)`` to a hidden state.
+    fit : FitResult
+        The training outcome (``history``: the loss of every Adam step).
+    task, held_out : FHNFlowTask
+        Training trajectories, and held-out ones at other currents (seed + 100).
+    recipe : dict
+        The settings used.
+    """
+
+    model: ResidualMLPCell
+    fit: FitResult
+    task: FHNFlowTask
+    held_out: FHNFlowTask
+    recipe: dict
+
+    def encode(self, observed: np.ndarray) -> np.ndarray:
+        """Hidden states ``(K, d)`` starting the network at observed ``(v, w)`` rows ``(K, 2)``."""
+        with torch.no_grad():
+            start = torch.as_tensor(observed, dtype=torch.float32)
+            return self.model.encode(start).double().numpy()
+
+
+def train_fhn_flow(quick: bool = False, seed: int = 0, *, progress: bool = True) -> FlowRun:
+    """Train (or load the shipped) FHN flow network.
+
+    Parameters
+    ----------
+    quick : bool
+        Smoke-test settings (300 Adam steps); never shipped.
+    seed : int
+        Seed of the initial weights, the random starts and the window draws.
+    progress : bool
+        Show a progress bar while training.
+
+    Returns
+    -------
+    FlowRun
+    """
+    recipe = {**FLOW_RECIPE, **(FLOW_QUICK_CHANGES if quick else {})}
+    flow = {key: recipe[key] for key in ("n_random", "n_near", "t_max", "dt")}
+    task = fhn_flow(np.array(recipe["train_currents"]), seed=seed, **flow)
+    held_flow = {**flow, "n_random": 4, "n_near": 4}
+    held_out = fhn_flow(np.array(recipe["held_out_currents"]), seed=seed + 100, **held_flow)
+    model = ResidualMLPCell(
+        2,
+        input_size=1,
+        output_size=2,
+        width=recipe["width"],
+        depth=recipe["depth"],
+        dt=recipe["dt"],
+        seed=seed,
+    )
+
+    def train_model() -> FitResult:
+        return fit_windows(
+            model,
+            task,
+            seed=seed,
+            n_iters=recipe["n_iters"],
+            window_lengths=tuple(recipe["window_lengths"]),
+            batch_size=recipe["batch_size"],
+            lr=recipe["lr"],
+            lr_end=recipe["lr_end"],
+            clip=recipe["clip"],
+            early_fraction=recipe["early_fraction"],
+            progress=progress,
+            threads=recipe["threads"],
+        )
+
+    def errors(result: FitResult) -> dict[str, float]:
+        return _errors(result, held_out, recipe["dt"])
+
+    if quick:
+        result = train_model()
+    else:
+        result = obtain(f"fhn-flow-seed{seed}", model, recipe, seed, train_model, errors)
+    return FlowRun(model, result, task, held_out, recipe)
+
+
+def flow_artifact_keys(seed: int = 0) -> dict[str, str]:
+    """Artifact name -> recipe key of the flow network of ``seed``."""
+    name = f"fhn-flow-seed{seed}"
+    return {name: recipe_key(name, FLOW_RECIPE, ResidualMLPCell, seed)}
+
+
+def _errors(result: FitResult, held_out: FHNFlowTask, dt: float) -> dict[str, float]:
+    """Final training loss (mean of the last 100 steps) and held-out free-run RMSE of v."""
+    steps = int(_HELD_OUT_TIME / dt)
+    with torch.no_grad():
+        x0 = result.model.encode(torch.as_tensor(held_out.starts, dtype=torch.float32))
+    _, outputs = rollout_float64(result.model, held_out.currents, steps, x0.double().numpy())
+    error = outputs[:, :, 0] - held_out.trajectories[:, 1 : steps + 1, 0]
+    return {
+        "train_loss": float(np.mean(result.history[-100:])),
+        "held_out_rmse_v_10": float(np.sqrt(np.mean(error**2))),
+    }
