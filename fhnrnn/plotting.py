@@ -173,7 +173,7 @@ def _frame(fig: Figure, update: Callable[[int], object], index: int, dpi: float)
 
 
 def _gif_bytes(frames: list[Image.Image], fps: float) -> bytes:
-    palette = [frame.convert("P", palette=Image.Palette.ADAPTIVE, colors=64) for frame in frames]
+    palette = [frame.convert("P", palette=Image.Palette.ADAPTIVE, colors=256) for frame in frames]
     buffer = io.BytesIO()
     palette[0].save(
         buffer,
