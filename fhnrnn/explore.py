@@ -213,13 +213,24 @@ def explore_phase_plane(
 # ------------------------------------------------------ 02: the sine-wave network over ω
 
 
-def _unit_circle(ax: Axes, limit: float = 1.15) -> None:
-    angle = np.linspace(0.0, 2 * np.pi, 361)
+def _unit_circle(
+    ax: Axes, xlim: tuple[float, float] = (-1.15, 1.15), ylim: tuple[float, float] = (-1.15, 1.15)
+) -> None:
+    angle = np.linspace(0.0, 2 * np.pi, 1441)
     ax.plot(np.cos(angle), np.sin(angle), color="0.5", lw=0.9, label="unit circle")
     ax.axhline(0.0, color="0.8", lw=0.6)
     ax.axvline(0.0, color="0.8", lw=0.6)
-    ax.set(xlim=(-limit, limit), ylim=(-limit, limit), xlabel=r"Re $\lambda$")
-    ax.set(ylabel=r"Im $\lambda$", aspect="equal")
+    ax.set(xlim=xlim, ylim=ylim, xlabel=r"Re $\lambda$", ylabel=r"Im $\lambda$")
+    ax.set_aspect("equal")
+
+
+def _window_near_one(values: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A square window near ``lambda = 1`` that holds every value (complex, shape (n,))."""
+    low = min(0.8, float(values.real.min()) - 0.05)
+    high = max(1.3, float(values.real.max()) + 0.05)
+    height = max((high - low) / 2, float(np.abs(values.imag).max()) + 0.05)
+    middle = (low + high) / 2
+    return (middle - height, middle + height), (-height, height)
 
 
 def _leading_complex(eigenvalues: np.ndarray) -> np.ndarray:
@@ -407,7 +418,7 @@ def _draw_voltage_levels(
 
 def _draw_network_spectrum(ax: Axes, values: np.ndarray, euler: np.ndarray) -> None:
     """Network eigenvalues ``values`` (n,) and the FHN Euler map's ``euler`` (2,)."""
-    _unit_circle(ax, max(1.15, 1.05 * float(np.abs([*values, *euler]).max())))
+    _unit_circle(ax, *_window_near_one(np.concatenate([values, euler])))
     ax.plot(
         euler.real,
         euler.imag,

@@ -1,11 +1,11 @@
 """The notebooks' explorers in a real browser: JupyterLab driven by headless Chromium.
 
-For each notebook checked (copies under ``OUT/notebooks``, so the committed ones keep their
-outputs; figures and numbers go to ``OUT/outputs``): open it in JupyterLab, run every cell,
-wait for the explorer's image, move its slider with the mouse, and check that the image's
-pixels changed and that no cell shows an error. Screenshots go to ``OUT``. The JupyterLab
-server listens on 127.0.0.1 with a random token, runs its kernels without
-``FHNRNN_HEADLESS`` (as a person would), and is stopped whatever happens.
+For each notebook checked (a copy under ``OUT/notebooks``, so the committed one keeps its
+outputs; its figures and numbers go to ``OUT/figures`` and ``OUT/paper``): open it in
+JupyterLab, run every cell, wait for the explorer's image, move its slider with the mouse,
+and check that the image's pixels changed and that no cell shows an error. Screenshots go to
+``OUT``. The JupyterLab server listens on 127.0.0.1 with a random token, runs its kernels
+without ``FHNRNN_HEADLESS`` (as a person would), and is stopped whatever happens.
 
 Run with ``make browser-test`` (it installs Chromium and Playwright when missing), or
 ``python tests/browser/check_explorers.py [--out build/browser] [--notebooks 01 05]``.
@@ -180,9 +180,11 @@ def _run_and_move(page: Page, url: str, stem: str, out: Path) -> dict:
     page.wait_for_function(KERNEL_IDLE_JS, timeout=120_000)
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     image = page.locator(EXPLORER_IMAGE).first
-    image.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
+    image.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
     page.wait_for_function(KERNEL_IDLE_JS, timeout=RUN_TIMEOUT_MS)
+    # JupyterLab renders cells outside the view lazily: bring the explorer into view first.
     image.scroll_into_view_if_needed()
+    image.wait_for(state="visible", timeout=60_000)
     readout = page.locator(f"{EXPLORER} .widget-slider .widget-readout").first
     label_before, source_before = readout.inner_text(), image.get_attribute("src")
     image.screenshot(path=out / f"{stem}-before.png")
@@ -242,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = _copy_notebooks(args.notebooks, out / "notebooks")
     failed = False
     with (
-        jupyter_lab(out / "notebooks", out / "outputs", out / "jupyter.log") as url,
+        jupyter_lab(out / "notebooks", out, out / "jupyter.log") as url,
         sync_playwright() as playwright,
         tempfile.TemporaryDirectory() as profile,
     ):
