@@ -48,7 +48,6 @@ FLAGS = [
 ]
 RUN_TIMEOUT_MS = 15 * 60 * 1000  # every cell of one notebook, the first training included
 EXPLORER = f".{CSS_CLASS}"
-EXPLORER_IMAGE = f"{EXPLORER} img.widget-image"
 # The notebook's cells and their outputs, read from JupyterLab's model of the notebook.
 OUTPUT_TYPES_JS = """() => {
   const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
@@ -124,7 +123,7 @@ def jupyter_lab(folder: Path, outputs: Path, log: Path) -> Iterator[str]:
         try:
             base = f"http://127.0.0.1:{port}"
             _wait_until_ready(f"{base}/api/status?token={token}", server)
-            yield f"{base}/lab/tree/{{name}}?token={token}"
+            yield f"{base}/lab/tree/{{name}}?reset&token={token}"
         finally:
             _stop(server)
 
@@ -141,11 +140,10 @@ def _stop(server: subprocess.Popen) -> None:
         server.wait()
 
 
-def _drag_slider(page: Page) -> None:
-    """Drag the explorer's slider handle a third of the track to the left."""
-    page.locator(f"{EXPLORER} .widget-slider").first.scroll_into_view_if_needed()
-    track = page.locator(f"{EXPLORER} .widget-slider .noUi-target").first.bounding_box()
-    handle = page.locator(f"{EXPLORER} .widget-slider .noUi-handle").first.bounding_box()
+def _drag_slider(page: Page, explorer: str) -> None:
+    """Drag the slider handle of ``explorer`` (a selector) a third of the track to the left."""
+    track = page.locator(f"{explorer} .widget-slider .noUi-target").first.bounding_box()
+    handle = page.locator(f"{explorer} .widget-slider .noUi-handle").first.bounding_box()
     x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
     page.mouse.move(x, y)
     page.mouse.down()
@@ -154,10 +152,15 @@ def _drag_slider(page: Page) -> None:
 
 
 def _changed_fraction(before: Path, after: Path) -> float:
+    """Fraction of pixels that differ, over the area both screenshots cover.
+
+    Element screenshots can differ by a pixel in size with the element's sub-pixel position.
+    """
     with Image.open(before) as first, Image.open(after) as second:
-        if first.size != second.size:
-            return 1.0
-        difference = ImageChops.difference(first.convert("RGB"), second.convert("RGB"))
+        box = (0, 0, min(first.width, second.width), min(first.height, second.height))
+        difference = ImageChops.difference(
+            first.convert("RGB").crop(box), second.convert("RGB").crop(box)
+        )
         return float(np.mean(np.asarray(difference.convert("L")) > 16))
 
 
@@ -178,21 +181,25 @@ def _run_and_move(page: Page, url: str, stem: str, out: Path) -> dict:
     started = time.monotonic()
     page.goto(url)
     page.wait_for_function(KERNEL_IDLE_JS, timeout=120_000)
+    # Only the explorer of the notebook opened here (not of a tab left from an earlier page).
+    panel = page.evaluate("() => window.jupyterapp.shell.currentWidget.id")
+    explorer = f'[id="{panel}"] {EXPLORER}'
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-    image = page.locator(EXPLORER_IMAGE).first
+    image = page.locator(f"{explorer} img.widget-image").first
     image.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
     page.wait_for_function(KERNEL_IDLE_JS, timeout=RUN_TIMEOUT_MS)
-    # JupyterLab renders cells outside the view lazily: bring the explorer into view first.
-    image.scroll_into_view_if_needed()
+    # JupyterLab renders cells outside the view lazily: bring the explorer into view first
+    # (by the DOM's own scrolling, which, unlike Playwright's, does not wait to be visible).
+    page.locator(explorer).first.evaluate("box => box.scrollIntoView({block: 'center'})")
     image.wait_for(state="visible", timeout=60_000)
-    readout = page.locator(f"{EXPLORER} .widget-slider .widget-readout").first
+    readout = page.locator(f"{explorer} .widget-slider .widget-readout").first
     label_before, source_before = readout.inner_text(), image.get_attribute("src")
     image.screenshot(path=out / f"{stem}-before.png")
     page.screenshot(path=out / f"{stem}-page-before.png")
-    _drag_slider(page)
+    _drag_slider(page, explorer)
     page.wait_for_function(
         "([selector, old]) => document.querySelector(selector).getAttribute('src') !== old",
-        arg=[EXPLORER_IMAGE, source_before],
+        arg=[f"{explorer} img.widget-image", source_before],
         timeout=60_000,
     )
     page.wait_for_function(KERNEL_IDLE_JS, timeout=60_000)
