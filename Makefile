@@ -14,7 +14,8 @@ NBVAL_OUT := build/nbval-outputs
 # holds the core its partner waits for.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: setup test unit nbval nbval-portable lint reproduce quick paper clean bench bench-reproduce
+.PHONY: setup test unit nbval nbval-portable lint reproduce quick paper clean bench bench-reproduce \
+	browser-test
 
 setup: $(STAMP)
 
@@ -67,6 +68,19 @@ paper:
 	@command -v latexmk >/dev/null || { apt-get update -qq && \
 		apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES); }
 	$(MAKE) -C paper
+
+# The explorers in a real browser: JupyterLab on 127.0.0.1 driven by Debian's headless
+# Chromium through Playwright (no browser download); screenshots in build/browser/.
+BROWSER_STAMP := $(VENV)/.browser-stamp
+
+$(BROWSER_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,browser]'
+	touch $@
+
+browser-test: $(BROWSER_STAMP)
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends chromium; }
+	$(PY) tests/browser/check_explorers.py --out build/browser
 
 # The fixed-point engine (a few minutes), and the whole regeneration cold and warm (~10 min).
 bench: $(STAMP)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping, Sequence
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
+from PIL import Image
 
 from fhnrnn._paths import atomic_write_bytes, output_root
 
@@ -61,15 +65,8 @@ def save_figure(fig: Figure, name: str, *, formats: tuple[str, ...] = ("png", "p
     list of pathlib.Path
         The files written.
     """
-    if not isinstance(fig, Figure):
-        raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ValueError(f"name must be letters, digits, '_' or '-', got {name!r}")
-    if len(name) > _NAME_MAX:
-        raise ValueError(f"name must be at most {_NAME_MAX} characters, got {len(name)}")
-    unknown = set(formats) - set(_METADATA)
-    if unknown or not formats:
-        raise ValueError(f"formats must be drawn from {sorted(_METADATA)}, got {formats!r}")
+    _check_figure_and_name(fig, name)
+    _check_formats(formats, _METADATA)
     written = []
     for fmt in formats:
         buffer = io.BytesIO()
@@ -78,6 +75,129 @@ def save_figure(fig: Figure, name: str, *, formats: tuple[str, ...] = ("png", "p
         atomic_write_bytes(path, buffer.getvalue())
         written.append(path)
     return written
+
+
+def _check_figure_and_name(fig: Figure, name: str) -> None:
+    if not isinstance(fig, Figure):
+        raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"name must be letters, digits, '_' or '-', got {name!r}")
+    if len(name) > _NAME_MAX:
+        raise ValueError(f"name must be at most {_NAME_MAX} characters, got {len(name)}")
+
+
+def _check_formats(formats: tuple[str, ...], known: Sequence[str]) -> None:
+    if not formats or set(formats) - set(known):
+        raise ValueError(f"formats must be drawn from {sorted(known)}, got {formats!r}")
+
+
+# ---------------------------------------------------------------------------- animations
+
+_ANIMATION_FORMATS = ("gif", "mp4")
+# ffmpeg without its version, creation time or any other metadata in the file.
+_FFMPEG_FIXED = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1"]
+
+
+def save_animation(
+    fig: Figure,
+    update: Callable[[int], object],
+    n_frames: int,
+    name: str,
+    *,
+    fps: float = 6.0,
+    dpi: float = 80.0,
+    formats: tuple[str, ...] | None = None,
+) -> list[Path]:
+    """Write an animation to ``figures/NAME.gif`` (and ``figures/NAME.mp4`` with ffmpeg).
+
+    Frame ``k`` is what ``fig`` shows after ``update(k)``. Like :func:`save_figure`, files
+    are written atomically and carry no timestamps or software versions, so redrawing the
+    same frames writes the same bytes.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure that ``update`` redraws.
+    update : callable
+        ``update(k)`` draws frame ``k`` on ``fig``, for ``k = 0, ..., n_frames - 1``.
+    n_frames : int
+        Number of frames (>= 1).
+    name : str
+        File stem: letters, digits, ``_`` and ``-``, at most 200 characters.
+    fps : float, default 6
+        Frames per second.
+    dpi : float, default 80
+        Resolution of the frames.
+    formats : tuple of str, optional
+        Drawn from ``("gif", "mp4")``; by default the GIF, and the MP4 when ffmpeg is on the
+        path.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+
+    Raises
+    ------
+    ValueError
+        For a bad figure, name, frame count, rate or format, or ``"mp4"`` without ffmpeg.
+    """
+    _check_figure_and_name(fig, name)
+    ffmpeg = shutil.which("ffmpeg")
+    if formats is None:
+        formats = ("gif", "mp4") if ffmpeg else ("gif",)
+    _check_formats(formats, _ANIMATION_FORMATS)
+    if "mp4" in formats and not ffmpeg:
+        raise ValueError("formats: 'mp4' needs ffmpeg, which is not on the path")
+    if not isinstance(n_frames, int) or n_frames < 1:
+        raise ValueError(f"n_frames must be an integer >= 1, got {n_frames!r}")
+    if not (np.isfinite(fps) and fps > 0 and np.isfinite(dpi) and dpi > 0):
+        raise ValueError(f"fps and dpi must be finite and > 0, got {fps!r} and {dpi!r}")
+    frames = [_frame(fig, update, index, dpi) for index in range(n_frames)]
+    encoders = {"gif": _gif_bytes, "mp4": lambda f, rate: _mp4_bytes(f, rate, ffmpeg)}
+    written = []
+    for fmt in formats:
+        path = figures_dir() / f"{name}.{fmt}"
+        atomic_write_bytes(path, encoders[fmt](frames, fps))
+        written.append(path)
+    return written
+
+
+def _frame(fig: Figure, update: Callable[[int], object], index: int, dpi: float) -> Image.Image:
+    """Frame ``index`` as an RGB image; every frame has the figure's full size."""
+    update(index)
+    buffer = io.BytesIO()
+    with plt.rc_context({"savefig.bbox": "standard"}):
+        fig.savefig(buffer, format="png", dpi=dpi, metadata=_METADATA["png"])
+    return Image.open(buffer).convert("RGB")
+
+
+def _gif_bytes(frames: list[Image.Image], fps: float) -> bytes:
+    palette = [frame.convert("P", palette=Image.Palette.ADAPTIVE, colors=256) for frame in frames]
+    buffer = io.BytesIO()
+    palette[0].save(
+        buffer,
+        format="GIF",
+        save_all=True,
+        append_images=palette[1:],
+        duration=round(1000 / fps),
+        loop=0,
+    )
+    return buffer.getvalue()
+
+
+def _mp4_bytes(frames: list[Image.Image], fps: float, ffmpeg: str) -> bytes:
+    """H.264 in MP4 from ffmpeg, fed raw RGB frames (padded to even sizes for yuv420p)."""
+    width, height = frames[0].size
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "animation.mp4"
+        command = [ffmpeg, "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24"]
+        command += ["-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "-"]
+        command += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2:color=white", "-c:v", "libx264"]
+        command += ["-pix_fmt", "yuv420p", "-threads", "1", *_FFMPEG_FIXED, str(target)]
+        raw = b"".join(frame.tobytes() for frame in frames)
+        subprocess.run(command, input=raw, check=True, capture_output=True)
+        return target.read_bytes()
 
 
 # ---------------------------------------------------------------------------- FHN figures
@@ -184,6 +304,26 @@ def plot_fhn_timeseries(
     return figure
 
 
+STAR = {"marker": "*", "ls": "none", "ms": 14, "mec": "black", "mew": 0.6, "zorder": 5}
+"""Marker style of a fixed point (coloured by its type with :data:`CLASS_COLORS`)."""
+
+
+def plot_direction_field(ax: Axes, positions: np.ndarray, velocity: np.ndarray) -> None:
+    """Grey arrows of equal length along ``velocity`` (N, 2) at ``positions`` (N, 2)."""
+    speed = np.hypot(velocity[:, 0], velocity[:, 1])[:, None] + 1e-12
+    direction = velocity / speed
+    ax.quiver(
+        positions[:, 0],
+        positions[:, 1],
+        direction[:, 0],
+        direction[:, 1],
+        color="0.75",
+        angles="xy",
+        scale=40,
+        width=0.0025,
+    )
+
+
 def plot_phase_plane(
     ax: Axes,
     model: FHN,
@@ -211,18 +351,8 @@ def plot_phase_plane(
     Axes
     """
     v_grid, w_grid = np.meshgrid(np.linspace(*v_range, 21), np.linspace(*w_range, 17))
-    flow = model.rhs(np.stack([v_grid, w_grid], axis=-1), I)
-    speed = np.hypot(flow[..., 0], flow[..., 1]) + 1e-12
-    ax.quiver(
-        v_grid,
-        w_grid,
-        flow[..., 0] / speed,
-        flow[..., 1] / speed,
-        color="0.75",
-        angles="xy",
-        scale=40,
-        width=0.0025,
-    )
+    grid = np.column_stack([v_grid.ravel(), w_grid.ravel()])
+    plot_direction_field(ax, grid, model.rhs(grid, I))
     v = np.linspace(*v_range, 400)
     w_v, w_w = model.nullclines(v, I)
     ax.plot(v, w_v, color="#0072B2", label=r"$v$-nullcline ($\dot v = 0$)")
@@ -233,15 +363,7 @@ def plot_phase_plane(
     kind = model.classify(I)
     v_star, w_star = model.fixed_point(I)
     ax.plot(
-        v_star,
-        w_star,
-        "*",
-        ms=14,
-        color=CLASS_COLORS[kind],
-        mec="black",
-        mew=0.6,
-        label="fixed point (coloured by type)",
-        zorder=5,
+        v_star, w_star, color=CLASS_COLORS[kind], label="fixed point (coloured by type)", **STAR
     )
     ax.text(
         0.03,
@@ -283,7 +405,7 @@ def plot_fixed_points(
     matplotlib.figure.Figure
     """
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), sharex=True)
+        _, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), sharex=True, layout="constrained")
     values = model.fixed_point(I)
     labels = model.classify(I)
     for ax, value, name in zip(axes, values, ("$v^*$", "$w^*$"), strict=True):
@@ -424,6 +546,77 @@ def plot_fixed_point_curve(
     ax.set(xlabel="$v^*$", ylabel="$w^*$", zlabel="current $I$")
     ax.legend(loc="upper left", fontsize=8)
     return ax.figure
+
+
+def fhn_sweep_animation(
+    model: FHN,
+    currents: ArrayLike,
+    trajectories: ArrayLike,
+    network_currents: ArrayLike,
+    network_v: ArrayLike,
+) -> tuple[Figure, Callable[[int], Axes]]:
+    """The FHN phase plane swept over the current, for :func:`save_animation`.
+
+    Frame ``k`` is :func:`plot_phase_plane` at ``currents[k]`` (nullclines, trajectory, the
+    fixed point ``v*`` coloured and named by its type, with its eigenvalues), and, wherever
+    the network has fixed points at that current, their translated voltages ``ṽ*`` placed
+    on the ``w``-nullcline ``w = (ṽ* + a) / b``. The network's points at the currents
+    already swept stay as small dots.
+
+    Parameters
+    ----------
+    model : fhnrnn.fhn.FHN
+    currents : array_like, shape (K,)
+        Current of each frame, increasing.
+    trajectories : array_like, shape (K, T, 2)
+        The trajectory ``(v, w)`` drawn in each frame.
+    network_currents, network_v : array_like, shape (N,)
+        Current and translated voltage ``ṽ*`` of each of the network's fixed points.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    update : callable
+        ``update(k)`` draws frame ``k``.
+    """
+    frames = _array(currents, "currents", 1)
+    paths = _array(trajectories, "trajectories", 3)
+    at = _array(network_currents, "network_currents", 1)
+    v_tilde = _array(network_v, "network_v", 1)
+    if paths.shape[0] != frames.size or paths.shape[2] != 2:
+        raise ValueError(f"trajectories must have shape ({frames.size}, T, 2), got {paths.shape}")
+    if at.shape != v_tilde.shape:
+        raise ValueError("network_currents and network_v must have the same shape")
+    fig, ax = plt.subplots(figsize=(8.6, 4.6), layout="constrained")
+
+    def update(index: int) -> Axes:
+        ax.clear()
+        plot_phase_plane(ax, model, frames[index], trajectory=paths[index])
+        here = np.isclose(at, frames[index], rtol=0.0, atol=1e-9)
+        before = (at < frames[index]) & ~here
+        w_tilde = (v_tilde + model.a) / model.b
+        dots = {"ls": "none", "color": _NETWORK_COLOR}
+        ax.plot(v_tilde[before], w_tilde[before], "o", ms=3, alpha=0.6, label=_SWEPT_LABEL, **dots)
+        ax.plot(
+            v_tilde[here],
+            w_tilde[here],
+            "X",
+            ms=10,
+            mec="black",
+            mew=0.6,
+            zorder=6,
+            label=_NETWORK_LABEL,
+            **dots,
+        )
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
+        return ax
+
+    return fig, update
+
+
+_NETWORK_COLOR = "#CC79A7"
+_SWEPT_LABEL = r"network $\tilde v^*$ at the currents swept"
+_NETWORK_LABEL = r"network $\tilde v^*$ at this current ($w$ on the $w$-nullcline)"
 
 
 # ------------------------------------------------ sine-wave validation (notebook 02)
@@ -574,7 +767,9 @@ def plot_eigenfrequencies(
         raise ValueError("series must hold at least one (omega, rate, modulus) triple")
     if not (np.isfinite(tolerance) and tolerance > 0):
         raise ValueError(f"tolerance must be finite and > 0, got {tolerance!r}")
-    fig, (ax_rate, ax_error, ax_modulus) = plt.subplots(1, 3, figsize=(11.5, 3.6))
+    fig, (ax_rate, ax_error, ax_modulus) = plt.subplots(
+        1, 3, figsize=(9.0, 3.4), layout="constrained"
+    )
     low, high = np.inf, -np.inf
     markers = ["o", "s", "^", "D"]
     for index, (label, (omega, rate, modulus)) in enumerate(series.items()):
@@ -611,7 +806,12 @@ def plot_eigenfrequencies(
     )
     ax_error.set(xlabel=omega_label, ylabel="relative error (%)", title="rate against target")
     ax_modulus.set(xlabel=omega_label, ylabel=r"$|\lambda|$", title="modulus")
-    ax_rate.legend(fontsize="small")
-    ax_error.legend(fontsize="small")
-    fig.tight_layout()
+    handles, labels = ax_rate.get_legend_handles_labels()
+    band = ax_error.get_legend_handles_labels()
+    fig.legend(
+        [*handles, band[0][-1]],
+        [*labels, band[1][-1]],
+        loc="outside lower center",
+        ncol=len(labels) + 1,
+    )
     return fig
