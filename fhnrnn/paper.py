@@ -108,19 +108,16 @@ def _is_entry(entry: object) -> bool:
     )
 
 
-def load_numbers() -> dict[str, dict]:
-    """All recorded numbers, as ``{name: {"value", "text", "source"}}``.
+def load_numbers(folder: Path | None = None) -> dict[str, dict]:
+    """All recorded numbers in ``folder`` (default :func:`generated_dir`), as
+    ``{name: {"value", "text", "source"}}``.
 
     Raises
     ------
     ValueError
         If ``numbers.json`` exists but is not such a table; the message names the file.
     """
-    return _load_from(generated_dir())
-
-
-def _load_from(folder: Path) -> dict[str, dict]:
-    path = folder / "numbers.json"
+    path = (generated_dir() if folder is None else folder) / "numbers.json"
     if not path.is_file():
         return {}
     return _read_entries(path)
@@ -191,7 +188,7 @@ def merge_numbers(entries: dict[str, dict], folder: Path | None = None) -> None:
     folder = generated_dir() if folder is None else folder
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(folder / ".numbers.lock"):
-        merged = {**_load_from(folder), **entries}
+        merged = {**load_numbers(folder), **entries}
         as_json = json.dumps(merged, indent=1, sort_keys=True) + "\n"
         atomic_write_text(folder / "numbers.json", as_json)
         atomic_write_text(folder / "numbers.tex", _render_tex(merged))

@@ -42,6 +42,7 @@ from fhnrnn._paths import (
     atomic_write_text,
     project_root,
 )
+from fhnrnn.paper import load_numbers, merge_numbers
 
 HEADLESS_ENV = "FHNRNN_HEADLESS"
 
@@ -276,12 +277,9 @@ def _run_staged(notebook: Path, executed: Path, settings: Plan) -> NotebookRun:
 
 def land_outputs(staging: Path, output_root: Path) -> None:
     """Move a notebook's staged figures and numbers under ``output_root``."""
-    from fhnrnn.paper import load_numbers, merge_numbers
-
     for figure in sorted((staging / "figures").glob("*")):
         atomic_write_bytes(output_root / "figures" / figure.name, figure.read_bytes())
-    with environment(**{OUTPUT_ROOT_ENV: str(staging)}):
-        staged = load_numbers()
+    staged = load_numbers(staging / "paper" / "generated")
     if staged:
         merge_numbers(staged, output_root / "paper" / "generated")
 
@@ -364,8 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     print(summary(results))
     if args.retrain:
-        shipped = json.loads((root / "paper" / "generated" / "numbers.json").read_text())
-        retrained_path = plan(root, retrain=True).output_root / "paper/generated/numbers.json"
-        retrained = json.loads(retrained_path.read_text()) if retrained_path.is_file() else {}
+        shipped = load_numbers(root / "paper" / "generated")
+        retrained = load_numbers(plan(root, retrain=True).output_root / "paper" / "generated")
         print(compare_numbers(shipped, retrained))
     return 0 if all(item.ok for item in results) else 1

@@ -126,10 +126,8 @@ def train_fhn_flow(quick: bool = False, seed: int = 0, *, progress: bool = True)
     def errors(result: FitResult) -> dict[str, float]:
         return _errors(result, held_out, recipe["dt"])
 
-    if quick:
-        result = train_model()
-    else:
-        result = obtain(f"fhn-flow-seed{seed}", model, recipe, seed, train_model, errors)
+    name = None if quick else f"fhn-flow-seed{seed}"
+    result = obtain(name, model, recipe, seed, train_model, errors)
     return FlowRun(model, result, task, held_out, recipe)
 
 

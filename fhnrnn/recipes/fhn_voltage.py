@@ -167,10 +167,7 @@ def train_fhn_rnn(
         return {"train_mse": _mse(folded, train), "held_out_mse": _mse(folded, held_out)}
 
     name = None if quick else f"fhn-{cell}-seed{seed}"
-    if name is None:
-        result = train_model()
-    else:
-        result = obtain(name, model, recipe, seed, train_model, errors)
+    result = obtain(name, model, recipe, seed, train_model, errors)
     folded = fold_normalisation(result.model, *normalisation)
     return FHNRNNRun(
         model=folded,

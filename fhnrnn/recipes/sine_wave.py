@@ -111,10 +111,8 @@ def train_sine_generator(
         # The task has no held-out conditions: its 51 frequencies are all trained.
         return {"train_mse": _mse(result.model, task), "held_out_mse": None}
 
-    if quick:
-        result = train_model()
-    else:
-        result = obtain(_name(penalty, seed), model, recipe, seed, train_model, errors)
+    name = None if quick else _name(penalty, seed)
+    result = obtain(name, model, recipe, seed, train_model, errors)
     return SineRun(model, result, task, recipe, _mse(result.model, task))
 
 
