@@ -1,4 +1,4 @@
-"""``python -m fhnrnn reproduce [--quick] [--only NN ...]``."""
+"""``python -m fhnrnn reproduce ...`` and ``python -m fhnrnn ensemble ...``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import sys
 from collections.abc import Sequence
 
 from fhnrnn import reproduce
+from fhnrnn.ensemble import cli as ensemble_cli
 
-_COMMANDS = {"reproduce": reproduce.main}
+_COMMANDS = {"reproduce": reproduce.main, "ensemble": ensemble_cli.main}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

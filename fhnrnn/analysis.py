@@ -35,6 +35,7 @@ __all__ = [
     "fixed_point_branch",
     "fixed_point_labels",
     "fixed_points_by_input",
+    "leading_complex",
     "oscillation_period",
     "pca_projection",
     "predicted_departure_time",
@@ -287,6 +288,31 @@ def continuous_time_eigenvalues(eigenvalues: ArrayLike, dt: float) -> np.ndarray
     if (values == 0).any():
         raise ValueError("eigenvalues must be non-zero to take their logarithm")
     return np.log(values) / dt
+
+
+def leading_complex(eigenvalues: ArrayLike, *, tol: float = 1e-9) -> np.ndarray:
+    """The complex multiplier of largest modulus of each point: its leading rotation.
+
+    Parameters
+    ----------
+    eigenvalues : array_like of complex, shape (N, d)
+        Each row sorted by modulus, largest first (as :class:`fhnrnn.fixedpoints.FixedPoints`
+        stores them).
+    tol : float
+        Imaginary parts with ``|Im| <= tol`` count as real.
+
+    Returns
+    -------
+    ndarray of complex128, shape (N,)
+        NaN for a point whose multipliers are all real.
+    """
+    values = np.asarray(eigenvalues, dtype=np.complex128)
+    if values.ndim != 2:
+        raise ValueError(f"eigenvalues must have shape (N, d), got {values.shape}")
+    rotating = np.abs(values.imag) > tol
+    first = np.argmax(rotating, axis=1)
+    lead = values[np.arange(len(values)), first]
+    return np.where(rotating.any(axis=1), lead, np.nan + 0j)
 
 
 def pca_projection(

@@ -1,0 +1,49 @@
+"""The ensemble study: every claim about the FHN network as a distribution over runs.
+
+A run is one trained network, named by four factors (:mod:`~fhnrnn.ensemble.factors`): the
+cell, its initialisation, the training data and the seed. Each run is trained with the
+study's schedule (:mod:`~fhnrnn.ensemble.train`), then measured
+(:mod:`~fhnrnn.ensemble.measure`): its errors, its free-running period against the FHN's,
+and its fixed points against v*(I) and the cycle mean ⟨v⟩(I). The results of a run are two
+files (:mod:`~fhnrnn.ensemble.results`), gathered into ``results/ensemble/runs.csv``.
+
+The sweep runs on Snakemake (``workflow/Snakefile``), which calls
+``python -m fhnrnn ensemble run RUN_ID`` once per run (:mod:`~fhnrnn.ensemble.cli`).
+"""
+
+from fhnrnn.ensemble.factors import CELLS, DATA, INITS, RunSpec, design
+from fhnrnn.ensemble.measure import (
+    ANALYSIS_CURRENTS,
+    PERIOD_TOLERANCE,
+    REST_CURRENTS,
+    STUDY_CURRENTS,
+    activation_patterns,
+    fhn_references,
+    measure_run,
+)
+from fhnrnn.ensemble.results import COLUMNS, aggregate, load_arrays, result_paths, run_member
+from fhnrnn.ensemble.train import TrainedRun, new_cell, parameter_count, train_run
+
+__all__ = [
+    "ANALYSIS_CURRENTS",
+    "CELLS",
+    "COLUMNS",
+    "DATA",
+    "INITS",
+    "PERIOD_TOLERANCE",
+    "REST_CURRENTS",
+    "STUDY_CURRENTS",
+    "RunSpec",
+    "TrainedRun",
+    "activation_patterns",
+    "aggregate",
+    "design",
+    "fhn_references",
+    "load_arrays",
+    "measure_run",
+    "new_cell",
+    "parameter_count",
+    "result_paths",
+    "run_member",
+    "train_run",
+]

@@ -1,0 +1,49 @@
+"""``python -m fhnrnn ensemble {list,run,aggregate}``: the entries the Snakefile calls."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from fhnrnn.ensemble.factors import design
+from fhnrnn.ensemble.results import aggregate, run_member
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m fhnrnn ensemble",
+                                     description="The ensemble study's runs (issue 12).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="print the run ids of the design, one per line")
+    run = commands.add_parser("run", help="train and measure one run")
+    run.add_argument("run_id", help="<cell>-<init>-<data>-s<seed>, e.g. paper-rot90_200-study-s0")
+    run.add_argument("--out-dir", type=Path, required=True, help="folder of the result files")
+    run.add_argument("--overwrite", action="store_true", help="replace existing result files")
+    run.add_argument("--progress", action="store_true", help="show a progress bar")
+    gather = commands.add_parser("aggregate", help="gather the per-run rows into one CSV")
+    gather.add_argument("--runs-dir", type=Path, required=True, help="folder of the result files")
+    gather.add_argument("--out", type=Path, required=True, help="the CSV to write")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ensemble command; 0 on success, 2 on bad arguments."""
+    arguments = _parser().parse_args(argv)
+    try:
+        if arguments.command == "list":
+            print("\n".join(spec.run_id for spec in design()))
+        elif arguments.command == "run":
+            row = run_member(arguments.run_id, arguments.out_dir, overwrite=arguments.overwrite,
+                             progress=arguments.progress)
+            print(f"{row['run_id']}: train MSE {row['train_mse']:.4f}, fixed points at "
+                  f"{row['n_currents_with_fp']}/{row['n_currents']} currents, "
+                  f"RMSE to v* {row['rmse_vstar']:.3f}, to <v> {row['rmse_cycle_mean']:.3f}")
+        else:
+            count = aggregate(arguments.runs_dir, arguments.out)
+            print(f"{count} runs -> {arguments.out}")
+    except ValueError as error:
+        print(f"error: {error}")
+        return 2
+    return 0

@@ -1,0 +1,129 @@
+"""The factorial design of the ensemble: its factors, their levels and the runs.
+
+A run is one network, named by its four factor levels (:class:`RunSpec`). Its identifier,
+``<cell>-<init>-<data>-s<seed>`` (e.g. ``paper-rot90_200-study-s3``), names its result files
+and its Snakemake job. The design is not a full cross: the paired-rotation bands and the
+generic initialisation belong to the study's cell only, and the cells are compared in the
+study's set-up and in the transient-rich one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "CELLS",
+    "DATA",
+    "INITS",
+    "RunSpec",
+    "design",
+]
+
+# Settings shared by every run: the study's schedule (notebook 03's recipe), one torch thread
+# so that two runs share two cores without changing each other's numbers.
+_SCHEDULE = {
+    "batch_size": 8,
+    "length_ramp": (60, 0.4),
+    "guard": 3.0,
+    "lr_end": 1e-5,
+    "target_mse": 1e-3,
+    "threads": 1,
+}
+# cell -> size and stated training budget. The study's cell keeps its size (256 units, 5
+# layers) and its 600 updates; the three standard cells have 64 units each (matched units,
+# not parameters) and 1500 updates at a larger rate, about the same wall time per run; the
+# tanh cell starts as notebook 02's does (spectral radius 1.1, read-out scaled by 8).
+CELLS: dict[str, dict[str, Any]] = {
+    "paper": {"hidden_size": 256, "n_layers": 5, "lr": 3e-4, "updates": 600, **_SCHEDULE},
+    "tanh": {"hidden_size": 64, "spectral_radius": 1.1, "readout_scale": 8.0, "lr": 3e-3,
+             "updates": 1500, **_SCHEDULE},
+    "gru": {"hidden_size": 64, "lr": 3e-3, "updates": 1500, **_SCHEDULE},
+    "lstm": {"hidden_size": 64, "lr": 3e-3, "updates": 1500, **_SCHEDULE},
+}
+# init -> PaperRNN settings. ``rot<low>_<high>``: paired rotation with periods in steps drawn
+# from that band (90-200 is the study's); ``default``: PyTorch's default bounds. The standard
+# cells always start from PyTorch's default bounds, recorded as ``default``.
+INITS: dict[str, dict[str, Any]] = {
+    "rot30_60": {"init": "paired_rotation", "period_range": (30.0, 60.0)},
+    "rot90_200": {"init": "paired_rotation", "period_range": (90.0, 200.0)},
+    "rot200_400": {"init": "paired_rotation", "period_range": (200.0, 400.0)},
+    "default": {"init": "default"},
+}
+# data -> training currents. ``study``: 41 currents on [0.4, 1.4], every one oscillating;
+# ``transient``: 41 currents on [0, 1.75], so that the data also come to rest at the stable
+# fixed point below the lower Hopf point (I ~ 0.33) and above the upper one (I ~ 1.42).
+# Every condition starts from (v, w) = (0, 0) and lasts 334 Euler steps of 0.3.
+DATA: dict[str, dict[str, Any]] = {
+    "study": {"n_currents": 41, "I_range": (0.4, 1.4)},
+    "transient": {"n_currents": 41, "I_range": (0.0, 1.75)},
+}
+_ID = re.compile(r"^(?P<cell>[a-z]+)-(?P<init>[a-z0-9_]+)-(?P<data>[a-z]+)-s(?P<seed>\d+)$")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of the ensemble: a cell, an initialisation, a data set-up and a seed.
+
+    Raises ValueError for a level outside the design's factors.
+    """
+
+    cell: str
+    init: str
+    data: str
+    seed: int
+
+    def __post_init__(self) -> None:
+        _check_level(self.cell, CELLS, "cell")
+        _check_level(self.init, INITS, "init")
+        _check_level(self.data, DATA, "data")
+        if self.cell != "paper" and self.init != "default":
+            raise ValueError(f"init must be 'default' for cell {self.cell!r}, got {self.init!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
+
+    @property
+    def run_id(self) -> str:
+        """``<cell>-<init>-<data>-s<seed>``, the name of the run's files."""
+        return f"{self.cell}-{self.init}-{self.data}-s{self.seed}"
+
+    @classmethod
+    def parse(cls, run_id: str) -> RunSpec:
+        """The run named ``run_id`` (the inverse of :attr:`run_id`)."""
+        match = _ID.match(run_id)
+        if match is None:
+            raise ValueError(
+                f"run_id must look like '<cell>-<init>-<data>-s<seed>', got {run_id!r}"
+            )
+        return cls(**{**match.groupdict(), "seed": int(match["seed"])})
+
+    def recipe(self) -> dict[str, Any]:
+        """Every setting of the run's training (JSON-serialisable)."""
+        init = INITS[self.init] if self.cell == "paper" else {}
+        return {"cell": self.cell, **CELLS[self.cell], **init, **DATA[self.data]}
+
+
+def _check_level(value: str, levels: dict[str, Any], factor: str) -> None:
+    if value not in levels:
+        raise ValueError(f"{factor} must be one of {sorted(levels)}, got {value!r}")
+
+
+def design() -> list[RunSpec]:
+    """The runs of the ensemble, 60 in all.
+
+    - the study's cell in the study's set-up: 10 seeds with the study's band (90-200 steps),
+      5 with each other band (30-60, 200-400) and 5 with PyTorch's default initialisation;
+    - the three standard cells in the study's set-up: 5 seeds each;
+    - all four cells in the transient-rich set-up (the study's cell with its own band):
+      5 seeds each.
+    """
+    runs = [RunSpec("paper", "rot90_200", "study", seed) for seed in range(10)]
+    for init in ("rot30_60", "rot200_400", "default"):
+        runs += [RunSpec("paper", init, "study", seed) for seed in range(5)]
+    for cell in ("tanh", "gru", "lstm"):
+        runs += [RunSpec(cell, "default", "study", seed) for seed in range(5)]
+    for cell, init in (("paper", "rot90_200"), ("gru", "default"), ("tanh", "default"),
+                       ("lstm", "default")):
+        runs += [RunSpec(cell, init, "transient", seed) for seed in range(5)]
+    return runs

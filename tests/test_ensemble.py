@@ -1,0 +1,162 @@
+"""The ensemble study: its design, one run end to end, the table, and the Snakefile."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fhnrnn.ensemble import (
+    CELLS,
+    COLUMNS,
+    DATA,
+    INITS,
+    STUDY_CURRENTS,
+    RunSpec,
+    activation_patterns,
+    aggregate,
+    cli,
+    design,
+    fhn_references,
+    load_arrays,
+    run_member,
+)
+from fhnrnn.ensemble.measure import _criterion
+from fhnrnn.models import PaperRNN
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_run_id_round_trips_and_bad_levels_name_their_factor() -> None:
+    spec = RunSpec("paper", "rot30_60", "transient", 7)
+    assert RunSpec.parse(spec.run_id) == spec
+    with pytest.raises(ValueError, match="cell must be one of"):
+        RunSpec("rnn", "default", "study", 0)
+    with pytest.raises(ValueError, match="init must be 'default' for cell 'gru'"):
+        RunSpec("gru", "rot90_200", "study", 0)
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        RunSpec("gru", "default", "study", -1)
+    with pytest.raises(ValueError, match="run_id must look like"):
+        RunSpec.parse("paper_s0")
+
+
+def test_the_design_covers_every_level_with_the_seeds_it_promises() -> None:
+    runs = design()
+    assert len(runs) >= 60
+    assert len({spec.run_id for spec in runs}) == len(runs)
+    cells = Counter((spec.cell, spec.init, spec.data) for spec in runs)
+    assert cells["paper", "rot90_200", "study"] >= 10
+    assert min(cells.values()) >= 5
+    assert {spec.cell for spec in runs} == set(CELLS)
+    assert {spec.init for spec in runs if spec.cell == "paper"} == set(INITS)
+    assert {spec.data for spec in runs if spec.cell in ("paper", "gru")} == set(DATA)
+
+
+def test_the_criterion_uses_the_period_and_counts_a_resting_network_as_a_miss() -> None:
+    reference = fhn_references()["euler_period"]
+    study = np.isin(np.arange(len(reference)), np.flatnonzero(np.isfinite(reference)))
+    assert study.sum() == len(STUDY_CURRENTS)
+    close = np.where(study, reference * 1.02, np.nan)
+    result = _criterion(close)
+    assert result["reached_criterion"]
+    assert result["period_error_max"] == pytest.approx(0.02)
+    # 334 steps of 0.3 with a 2 % longer period: the phase lags by 100 (1/P - 1/1.02P) cycles
+    expected_drift = np.max(100.2 * (1 / reference[study] - 1 / close[study]))
+    assert result["phase_drift_max"] == pytest.approx(expected_drift)
+    resting = close.copy()
+    resting[np.flatnonzero(study)[3]] = np.nan
+    missed = _criterion(resting)
+    assert not missed["reached_criterion"]
+    assert missed["n_currents_resting"] == 1 and missed["period_error_max"] == np.inf
+
+
+def test_activation_patterns_fix_the_affine_piece_of_the_deep_relu_map() -> None:
+    cell = PaperRNN(hidden_size=8, n_layers=3, init="default", seed=2).double()
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 8, generator=generator, dtype=torch.float64)
+    nearby = x + 1e-7 * torch.rand(1, 8, generator=generator, dtype=torch.float64)
+    u = np.array([0.5])
+    patterns = activation_patterns(cell, np.concatenate([x, nearby]), np.r_[u, u])
+    assert patterns.shape == (2, 24)
+    assert (patterns[0] == patterns[1]).all()
+
+    def jacobian(state: torch.Tensor) -> torch.Tensor:
+        return torch.autograd.functional.jacobian(
+            lambda s: cell.step(s, torch.tensor([[0.5]], dtype=torch.float64)), state
+        )
+
+    torch.testing.assert_close(jacobian(x), jacobian(nearby), rtol=0, atol=1e-12)
+    assert cell.input_layer.weight.dtype == torch.float64  # the given cell is not converted
+
+
+@pytest.fixture
+def tiny_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five updates instead of 1500, so that a run takes seconds (a poor fit)."""
+    monkeypatch.setitem(CELLS, "gru", {**CELLS["gru"], "updates": 5, "hidden_size": 8})
+
+
+@pytest.mark.slow
+def test_one_run_writes_its_row_and_arrays_and_the_table_gathers_them(
+    tiny_budget: None, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert cli.main(["run", "gru-default-study-s1", "--out-dir", str(tmp_path / "runs")]) == 0
+    assert "gru-default-study-s1: train MSE" in capsys.readouterr().out
+    record = json.loads((tmp_path / "runs" / "gru-default-study-s1.json").read_text())
+    row = record["row"]
+    assert set(COLUMNS) <= set(row)
+    assert row["updates"] == 5 and row["n_params"] == 3 * (8 * 8 + 8 + 8 + 8) + 9
+    assert record["environment"]["threads"] == 1
+    arrays = load_arrays(tmp_path / "runs", "gru-default-study-s1")
+    assert arrays["fp_xstar"].shape == (len(arrays["fp_u"]), 8)
+    assert row["n_fixed_points"] == int(np.isin(arrays["fp_u"], STUDY_CURRENTS).sum())
+    with pytest.raises(ValueError, match="already has results"):
+        run_member("gru-default-study-s1", tmp_path / "runs")
+    assert aggregate(tmp_path / "runs", tmp_path / "runs.csv") == 1
+    with (tmp_path / "runs.csv").open() as handle:
+        table = list(csv.DictReader(handle))
+    assert tuple(table[0]) == COLUMNS and table[0]["run_id"] == "gru-default-study-s1"
+
+
+def test_aggregate_names_the_runs_without_results(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="without a result file"):
+        aggregate(tmp_path, tmp_path / "runs.csv", ["paper-default-study-s0"])
+
+
+def test_the_cli_lists_the_design_and_reports_bad_run_ids(capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["list"]) == 0
+    assert capsys.readouterr().out.split() == [spec.run_id for spec in design()]
+    assert cli.main(["run", "nope", "--out-dir", "unused"]) == 2
+    assert "run_id must look like" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(shutil.which("snakemake") is None and not (
+    Path(sys.executable).parent / "snakemake").exists(), reason="the [ensemble] extra")
+def test_the_snakefile_lists_one_job_per_run_and_the_table(tmp_path: Path) -> None:
+    snakemake = Path(sys.executable).parent / "snakemake"
+    result = subprocess.run(
+        [str(snakemake if snakemake.exists() else "snakemake"), "-s", "workflow/Snakefile",
+         "--profile", "workflow/profiles/local", "-n", "--config", f"out={tmp_path}"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )
+    rows = [line.split() for line in (result.stdout + result.stderr).splitlines()]
+    jobs = {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit()}
+    assert jobs["run"] == len(design())
+    assert jobs["aggregate"] == 1
+
+
+def test_the_shipped_table_holds_every_run_of_the_design() -> None:
+    table_path = ROOT / "results" / "ensemble" / "runs.csv"
+    if not table_path.exists():
+        pytest.skip("the ensemble results are not shipped yet")
+    with table_path.open() as handle:
+        table = list(csv.DictReader(handle))
+    assert [row["run_id"] for row in table] == sorted(spec.run_id for spec in design())
+    assert all(row[column] != "" for row in table for column in ("train_mse", "n_params"))
