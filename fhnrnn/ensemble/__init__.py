@@ -12,6 +12,7 @@ The sweep runs on Snakemake (``workflow/Snakefile``), which calls
 """
 
 from fhnrnn.ensemble.factors import CELLS, DATA, INITS, RunSpec, design
+from fhnrnn.ensemble.figures import plot_by_group, plot_piecewise, plot_vstar_curves
 from fhnrnn.ensemble.measure import (
     ANALYSIS_CURRENTS,
     PERIOD_TOLERANCE,
@@ -21,7 +22,16 @@ from fhnrnn.ensemble.measure import (
     fhn_references,
     measure_run,
 )
-from fhnrnn.ensemble.results import COLUMNS, aggregate, load_arrays, result_paths, run_member
+from fhnrnn.ensemble.results import (
+    COLUMNS,
+    aggregate,
+    load_arrays,
+    load_table,
+    result_paths,
+    run_member,
+    shipped_results_dir,
+)
+from fhnrnn.ensemble.summary import GROUPS, data_effect, group_summary, label_groups
 from fhnrnn.ensemble.train import TrainedRun, new_cell, parameter_count, train_run
 
 __all__ = [
@@ -29,6 +39,7 @@ __all__ = [
     "CELLS",
     "COLUMNS",
     "DATA",
+    "GROUPS",
     "INITS",
     "PERIOD_TOLERANCE",
     "REST_CURRENTS",
@@ -37,13 +48,21 @@ __all__ = [
     "TrainedRun",
     "activation_patterns",
     "aggregate",
+    "data_effect",
     "design",
     "fhn_references",
+    "group_summary",
+    "label_groups",
     "load_arrays",
+    "load_table",
     "measure_run",
     "new_cell",
     "parameter_count",
+    "plot_by_group",
+    "plot_piecewise",
+    "plot_vstar_curves",
     "result_paths",
     "run_member",
+    "shipped_results_dir",
     "train_run",
 ]

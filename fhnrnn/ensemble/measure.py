@@ -15,9 +15,14 @@ currents ``linspace(0.4, 1.4, 21)`` of the study's range (every column unless na
   error it accumulates over the trained horizon (334 steps), in cycles. A run reaches the
   criterion when ``period_error_max <= PERIOD_TOLERANCE``.
 - **Fixed points.** :func:`fhnrnn.analysis.fixed_points_by_input` along the analysis currents
-  (``FIXED_POINT_SEARCH``), translated to voltages ṽ* by the read-out. Every point is
-  compared: with v*(I) (``rmse_vstar``), with the FHN cycle mean ⟨v⟩(I)
-  (``rmse_cycle_mean``) and with the network's own cycle mean (``rmse_net_cycle_mean``).
+  (``FIXED_POINT_SEARCH``), translated to voltages ṽ* by the read-out. The counts
+  (``n_fixed_points``, ``n_stable``) cover every point found. The comparisons take one point
+  per current, the *central* one: the point nearest the centroid of the network's states
+  there (its cycle's where it oscillates, else its trained horizon's), the point the
+  oscillation winds around. Its ṽ* is compared with v*(I) (``rmse_vstar``), with the FHN cycle
+  mean ⟨v⟩(I) (``rmse_cycle_mean``) and with the network's own cycle mean
+  (``rmse_net_cycle_mean``); the frequency ratio, the centroid distance and the ReLU columns
+  are taken on it too.
 - **Outliers.** A gated cell has fixed points far outside the region its trajectories visit
   (at saturated gates, where the state barely moves). As in FixedPointFinder, a point
   farther from the centroid of the trajectory at its current (the trained horizon, from the
@@ -49,6 +54,7 @@ from fhnrnn.training import evaluate
 
 __all__ = [
     "FIXED_POINT_SEARCH",
+    "MEASURE_VERSION",
     "OUTLIER_SCALE",
     "PERIOD_TOLERANCE",
     "REST_CURRENTS",
@@ -65,6 +71,8 @@ DT = 0.3
 PERIOD_TOLERANCE = 0.05
 # FixedPointFinder's default outlier_distance_scale.
 OUTLIER_SCALE = 10.0
+# Raise when a change alters the measured numbers: runs.csv refuses to mix versions.
+MEASURE_VERSION = 2
 FIXED_POINT_SEARCH = {"n_per_input": 8, "n_steps": TRAINED_STEPS, "max_halvings": 3,
                       "tol_unique": 1e-3}
 _STABLE_MODULUS = 1.0
@@ -93,6 +101,7 @@ def measure_run(run: TrainedRun) -> tuple[dict[str, Any], dict[str, np.ndarray]]
     found = fixed_points_by_input(model, ANALYSIS_CURRENTS, progress=False, **FIXED_POINT_SEARCH)
     outlier = _outliers(found, cycle)
     points = found[~outlier]
+    central = _central(points, cycle)
     v_tilde = translate(model, points.xstar)[:, 0] if len(points) else np.zeros(0)
     row = {
         "run_id": spec.run_id,
@@ -109,8 +118,8 @@ def measure_run(run: TrainedRun) -> tuple[dict[str, Any], dict[str, np.ndarray]]
         "held_out_mse": _mse(run, run.held_out),
         **_criterion(cycle["period"]),
         "n_outliers": int(np.sum(outlier & _on_study_currents(found.u[:, 0]))),
-        **_fixed_point_columns(points, v_tilde, cycle),
-        **_relu_columns(run, points, v_tilde),
+        **_fixed_point_columns(points, v_tilde, cycle, central),
+        **_relu_columns(run, points[central], v_tilde[central]),
     }
     arrays = {
         "currents": ANALYSIS_CURRENTS,
@@ -123,8 +132,16 @@ def measure_run(run: TrainedRun) -> tuple[dict[str, Any], dict[str, np.ndarray]]
         "fp_n_unstable": found.n_unstable,
         "fp_leading": found.eigenvalues[:, :4],
         "fp_outlier": outlier,
+        "fp_central": _scatter_mask(central, ~outlier),
     }
     return row, arrays
+
+
+def _scatter_mask(values: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``values`` (M,) bool placed at the True entries of ``where`` (N,); False elsewhere."""
+    full = np.zeros(len(where), dtype=bool)
+    full[where] = values
+    return full
 
 
 def _mse(run: TrainedRun, task: Any) -> float:
@@ -230,32 +247,52 @@ def _at_points(values: np.ndarray, points_u: np.ndarray) -> np.ndarray:
     return values[np.searchsorted(ANALYSIS_CURRENTS, points_u - 1e-9)]
 
 
+def _central(points: FixedPoints, cycle: dict[str, np.ndarray]) -> np.ndarray:
+    """At each current, the point nearest the centroid of the network's states (N,) bool.
+
+    The centroid is the cycle's where the network oscillates, else the trained horizon's.
+    """
+    index = np.searchsorted(ANALYSIS_CURRENTS, points.u[:, 0] - 1e-9)
+    centroid = np.where(np.isfinite(cycle["radius"])[:, None], cycle["centroid"],
+                        cycle["horizon_centroid"])
+    distance = np.linalg.norm(points.xstar - centroid[index], axis=-1)
+    central = np.zeros(len(points), dtype=bool)
+    for k in np.unique(index):
+        at_k = np.flatnonzero(index == k)
+        central[at_k[np.argmin(distance[at_k])]] = True
+    return central
+
+
 def _fixed_point_columns(
-    points: FixedPoints, v_tilde: np.ndarray, cycle: dict[str, np.ndarray]
+    points: FixedPoints, v_tilde: np.ndarray, cycle: dict[str, np.ndarray], central: np.ndarray
 ) -> dict[str, Any]:
+    """Counts over every (non-outlier) point; comparisons over the central point per current."""
     references = fhn_references()
     u = points.u[:, 0]
     study = _on_study_currents(u)
     rest = ~study
+    stable = np.abs(points.eigenvalues[:, 0]) < _STABLE_MODULUS
     v_star = _at_points(references["v_star"], u)
-    rmse_vstar = _rmse(v_tilde[study], v_star[study])
-    rmse_cycle = _rmse(v_tilde[study], _at_points(references["cycle_mean"], u)[study])
+    branch, rest_branch = central & study, central & rest
+    rmse_vstar = _rmse(v_tilde[branch], v_star[branch])
+    rmse_cycle = _rmse(v_tilde[branch], _at_points(references["cycle_mean"], u)[branch])
     index = np.searchsorted(ANALYSIS_CURRENTS, u - 1e-9)
     return {
         "n_currents": len(STUDY_CURRENTS),
         "n_currents_with_fp": len(np.unique(u[study])),
         "n_fixed_points": int(study.sum()),
-        "n_stable": int(np.sum(np.abs(points.eigenvalues[study, 0]) < _STABLE_MODULUS)),
+        "n_stable": int(np.sum(stable & study)),
+        "n_stable_central": int(np.sum(stable & branch)),
         "rmse_vstar": rmse_vstar,
         "rmse_cycle_mean": rmse_cycle,
-        "rmse_net_cycle_mean": _rmse(v_tilde[study], cycle["mean"][index][study]),
-        "freq_ratio_median": _median(_frequency_ratio(points, cycle["period"][index])[study]),
-        "centroid_distance_median": _median(_centroid_distance(points, cycle, index)[study]),
+        "rmse_net_cycle_mean": _rmse(v_tilde[branch], cycle["mean"][index][branch]),
+        "freq_ratio_median": _median(_frequency_ratio(points, cycle["period"][index])[branch]),
+        "centroid_distance_median": _median(_centroid_distance(points, cycle, index)[branch]),
         "closer_to": _closer(rmse_vstar, rmse_cycle),
         "n_rest_currents": len(REST_CURRENTS),
         "n_rest_with_fp": len(np.unique(u[rest])),
-        "n_stable_rest": int(np.sum(np.abs(points.eigenvalues[rest, 0]) < _STABLE_MODULUS)),
-        "rmse_vstar_rest": _rmse(v_tilde[rest], v_star[rest]),
+        "n_stable_rest": int(np.sum(stable & rest_branch)),
+        "rmse_vstar_rest": _rmse(v_tilde[rest_branch], v_star[rest_branch]),
     }
 
 

@@ -11,23 +11,32 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from fhnrnn._paths import atomic_write_bytes, atomic_write_text
+from fhnrnn._paths import atomic_write_bytes, atomic_write_text, project_root
 from fhnrnn.artifacts import training_environment
 from fhnrnn.ensemble.factors import RunSpec
-from fhnrnn.ensemble.measure import measure_run
+from fhnrnn.ensemble.measure import MEASURE_VERSION, measure_run
 from fhnrnn.ensemble.train import train_run
 
-__all__ = ["COLUMNS", "aggregate", "load_arrays", "result_paths", "run_member"]
+__all__ = [
+    "COLUMNS",
+    "aggregate",
+    "load_arrays",
+    "load_table",
+    "result_paths",
+    "run_member",
+    "shipped_results_dir",
+]
 
 # The columns of runs.csv, in order.
 COLUMNS = (
     "run_id", "cell", "seed", "init", "data", "hidden_size", "state_size", "n_params",
     "updates", "train_seconds", "train_mse", "held_out_mse", "period_error_max",
     "phase_drift_max", "n_currents_resting", "reached_criterion", "n_currents", "n_outliers",
-    "n_currents_with_fp", "n_fixed_points", "n_stable", "rmse_vstar", "rmse_cycle_mean",
-    "rmse_net_cycle_mean", "freq_ratio_median", "centroid_distance_median", "closer_to",
-    "n_rest_currents", "n_rest_with_fp", "n_stable_rest", "rmse_vstar_rest",
+    "n_currents_with_fp", "n_fixed_points", "n_stable", "n_stable_central", "rmse_vstar",
+    "rmse_cycle_mean", "rmse_net_cycle_mean", "freq_ratio_median", "centroid_distance_median",
+    "closer_to", "n_rest_currents", "n_rest_with_fp", "n_stable_rest", "rmse_vstar_rest",
     "n_activation_patterns", "vstar_linear_r2", "measure_seconds",
 )
 
@@ -68,7 +77,8 @@ def run_member(run_id: str, folder: Path, *, overwrite: bool = False,
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     atomic_write_bytes(array_path, buffer.getvalue())
-    record = {"row": row, "recipe": spec.recipe(), "fit_key": run.fit.key,
+    record = {"row": row, "measure_version": MEASURE_VERSION, "recipe": spec.recipe(),
+              "fit_key": run.fit.key,
               "from_cache": run.fit.from_cache,
               "environment": training_environment(spec.recipe()["threads"])}
     atomic_write_text(row_path, json.dumps(record, indent=1, default=_jsonable) + "\n")
@@ -112,11 +122,20 @@ def aggregate(folder: Path, out: Path, run_ids: list[str] | None = None) -> int:
     missing = [run_id for run_id in run_ids if not result_paths(folder, run_id)[0].is_file()]
     if missing:
         raise ValueError(f"run_ids without a result file in {folder}: {missing}")
+    records = {run_id: json.loads(result_paths(folder, run_id)[0].read_text())
+               for run_id in run_ids}
+    stale = [run_id for run_id, record in records.items()
+             if record.get("measure_version") != MEASURE_VERSION]
+    if stale:
+        raise ValueError(
+            f"run_ids measured by another version of fhnrnn.ensemble.measure (not "
+            f"{MEASURE_VERSION}): {stale}; delete their files and run the sweep again"
+        )
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for run_id in run_ids:
-        row = json.loads(result_paths(folder, run_id)[0].read_text())["row"]
+        row = records[run_id]["row"]
         writer.writerow({column: _cell(row.get(column)) for column in COLUMNS})
     atomic_write_text(Path(out), buffer.getvalue())
     return len(run_ids)
@@ -129,3 +148,22 @@ def _cell(value: Any) -> Any:
     if isinstance(value, float):
         return "inf" if math.isinf(value) else f"{value:.6g}"
     return value
+
+
+def shipped_results_dir() -> Path:
+    """``results/ensemble`` of the project: the shipped table and per-run files."""
+    return project_root() / "results" / "ensemble"
+
+
+def load_table(folder: Path | None = None) -> pd.DataFrame:
+    """``runs.csv`` of ``folder`` (the shipped results by default) as a DataFrame.
+
+    ``reached_criterion`` is read as bool; empty cells (a quantity a run does not have,
+    e.g. a frequency ratio where it has no fixed point) as NaN.
+    """
+    path = Path(shipped_results_dir() if folder is None else folder) / "runs.csv"
+    if not path.is_file():
+        raise ValueError(f"folder must hold a runs.csv (run `make ensemble`), got {path.parent}")
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    table["reached_criterion"] = table["reached_criterion"].astype(str) == "True"
+    return table
