@@ -13,6 +13,7 @@ from fhnrnn.analysis import (
     fixed_point_branch,
     fixed_point_labels,
     fixed_points_by_input,
+    leading_complex,
     oscillation_period,
     pca_projection,
     predicted_departure_time,
@@ -200,3 +201,13 @@ def test_oscillation_period_of_a_sampled_sine() -> None:
     assert np.isnan(resting)
     with pytest.raises(ValueError, match="discard"):
         oscillation_period(signal, dt, discard=4000)
+
+
+def test_leading_complex_takes_the_largest_rotating_multiplier_or_nan() -> None:
+    eigenvalues = np.array([[1.2, 0.9 + 0.3j, 0.9 - 0.3j, 0.1],
+                            [0.8, 0.5, 0.2, 0.1]])
+    lead = leading_complex(eigenvalues)
+    assert lead[0] == 0.9 + 0.3j
+    assert np.isnan(lead[1])
+    with pytest.raises(ValueError, match="eigenvalues must have shape"):
+        leading_complex(np.ones(3))

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -24,8 +25,11 @@ from fhnrnn.ensemble import (
     activation_patterns,
     aggregate,
     cli,
+    data_effect,
     design,
     fhn_references,
+    group_summary,
+    label_groups,
     load_arrays,
     run_member,
 )
@@ -160,3 +164,41 @@ def test_the_shipped_table_holds_every_run_of_the_design() -> None:
         table = list(csv.DictReader(handle))
     assert [row["run_id"] for row in table] == sorted(spec.run_id for spec in design())
     assert all(row[column] != "" for row in table for column in ("train_mse", "n_params"))
+
+
+def _synthetic_table() -> pd.DataFrame:
+    """Five PaperRNN runs per data set-up, the transient ones with the smaller errors."""
+    rows = [
+        {"run_id": f"paper-rot90_200-{data}-s{seed}", "cell": "paper", "init": "rot90_200",
+         "data": data, "seed": seed, "reached_criterion": seed % 2 == 0,
+         "rmse_vstar": (0.5 if data == "study" else 0.1) + 0.01 * seed,
+         "train_mse": np.nan if seed == 0 else 0.02}
+        for data in ("study", "transient") for seed in range(5)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_group_summary_counts_runs_and_gives_median_and_range() -> None:
+    summary = group_summary(_synthetic_table(), ["rmse_vstar", "train_mse"])
+    study = summary.loc["PaperRNN, rotation 90-200"]
+    assert study["runs"] == 5 and study["reached"] == 3
+    assert study["rmse_vstar"] == "0.52 [0.5, 0.54]"
+    assert study["train_mse"] == "0.02 [0.02, 0.02]"  # the NaN run is left out
+
+
+def test_data_effect_tests_for_smaller_errors_with_transient_data() -> None:
+    effect = data_effect(_synthetic_table(), "rmse_vstar")
+    assert effect.loc["paper", "study_median"] == pytest.approx(0.52)
+    assert effect.loc["paper", "transient_median"] == pytest.approx(0.12)
+    # every transient run below every study run: the smallest one-sided p for 5 against 5
+    assert effect.loc["paper", "p_value"] == pytest.approx(1 / 252)
+    reversed_effect = data_effect(_synthetic_table().assign(
+        data=lambda table: table["data"].map({"study": "transient", "transient": "study"})),
+        "rmse_vstar")
+    assert reversed_effect.loc["paper", "p_value"] > 0.99
+
+
+def test_label_groups_refuses_runs_outside_the_design() -> None:
+    table = _synthetic_table().assign(init="rot30_60", data="transient")
+    with pytest.raises(ValueError, match="outside the design's groups"):
+        label_groups(table)
