@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike
 from sklearn.decomposition import PCA
 
 from fhnrnn._validation import non_negative_int, positive_int
+from fhnrnn.fhn import FHN
 from fhnrnn.fixedpoints import FixedPoints, find_fixed_points_along
 from fhnrnn.models import RNNCell
 
@@ -32,6 +33,7 @@ __all__ = [
     "continuous_time_eigenvalues",
     "departure_time",
     "error_summary",
+    "euler_map_rates",
     "fixed_point_branch",
     "fixed_point_labels",
     "fixed_points_by_input",
@@ -40,6 +42,7 @@ __all__ = [
     "pca_projection",
     "predicted_departure_time",
     "rollout_float64",
+    "rotation_rates",
     "stability_changes",
     "translate",
 ]
@@ -313,6 +316,50 @@ def leading_complex(eigenvalues: ArrayLike, *, tol: float = 1e-9) -> np.ndarray:
     first = np.argmax(rotating, axis=1)
     lead = values[np.arange(len(values)), first]
     return np.where(rotating.any(axis=1), lead, np.nan + 0j)
+
+
+def rotation_rates(eigenvalues: ArrayLike, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """The rotation rate and modulus of each point's leading complex multiplier.
+
+    Parameters
+    ----------
+    eigenvalues : array_like of complex, shape (N, d)
+        Sorted by modulus, largest first.
+    dt : float
+        Time step (> 0) of one application of the map.
+
+    Returns
+    -------
+    rate : ndarray, shape (N,)
+        ``|arg lambda| / dt``, the angular frequency in time units; NaN without a complex pair.
+    modulus : ndarray, shape (N,)
+        ``|lambda|``.
+    """
+    if not (np.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be finite and > 0, got {dt!r}")
+    lead = leading_complex(eigenvalues)
+    return np.abs(np.angle(lead)) / dt, np.abs(lead)
+
+
+def euler_map_rates(model: FHN, currents: ArrayLike, dt: float) -> np.ndarray:
+    """The FHN eigenvalues at v*(I) as the forward-Euler map sees them: ``log(1 + dt mu) / dt``.
+
+    A network trained on Euler data of step ``dt`` is compared with this map, not the ODE.
+
+    Parameters
+    ----------
+    model : FHN
+        The model.
+    currents : array_like, shape (K,)
+        Currents I.
+    dt : float
+        The Euler step (> 0).
+
+    Returns
+    -------
+    ndarray of complex128, shape (K, 2)
+    """
+    return continuous_time_eigenvalues(1 + dt * model.eigenvalues(currents), dt)
 
 
 def pca_projection(

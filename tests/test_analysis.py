@@ -10,6 +10,7 @@ from fhnrnn.analysis import (
     continuous_time_eigenvalues,
     departure_time,
     error_summary,
+    euler_map_rates,
     fixed_point_branch,
     fixed_point_labels,
     fixed_points_by_input,
@@ -18,6 +19,7 @@ from fhnrnn.analysis import (
     pca_projection,
     predicted_departure_time,
     rollout_float64,
+    rotation_rates,
     stability_changes,
     translate,
 )
@@ -211,3 +213,21 @@ def test_leading_complex_takes_the_largest_rotating_multiplier_or_nan() -> None:
     assert np.isnan(lead[1])
     with pytest.raises(ValueError, match="eigenvalues must have shape"):
         leading_complex(np.ones(3))
+
+
+def test_rotation_rates_read_the_leading_pair_as_an_angular_frequency() -> None:
+    pair = 0.99 * np.exp(1j * 0.06)
+    rate, modulus = rotation_rates(np.array([[pair, np.conj(pair), 0.5]]), 0.3)
+    np.testing.assert_allclose(rate, [0.2])
+    np.testing.assert_allclose(modulus, [0.99])
+    with pytest.raises(ValueError, match="dt must be finite and > 0"):
+        rotation_rates(np.array([[pair]]), 0.0)
+
+
+def test_euler_map_rates_are_the_logarithms_of_the_euler_maps_multipliers() -> None:
+    fhn, currents, dt = FHN(), np.array([0.2, 0.8, 1.6]), 0.3
+    multipliers = np.linalg.eigvals(np.eye(2) + dt * fhn.jacobian(currents))
+    expected = np.log(multipliers.astype(complex)) / dt
+    rates = euler_map_rates(fhn, currents, dt)
+    for row, want in zip(rates, expected, strict=True):
+        np.testing.assert_allclose(np.sort_complex(row), np.sort_complex(want), rtol=1e-12)

@@ -43,7 +43,15 @@ def test_fixed_points_of_a_quick_run_are_cached_and_are_fixed_points(private_cac
         images = model.step(torch.as_tensor(points.xstar), torch.as_tensor(points.u))
     np.testing.assert_allclose(images.numpy(), points.xstar, atol=1e-10)
     assert set(points.u[:, 0]) <= set(currents)
-    assert len(list((private_cache / "fixedpoints").glob("*.npz"))) == 1
+    assert len(list((private_cache / "fixedpoints").glob("*.safetensors"))) == 1
+    again = fhn_rnn_fixed_points(run, currents, progress=False)
+    np.testing.assert_array_equal(again.xstar, points.xstar)
+    np.testing.assert_allclose(again.eigenvalues, points.eigenvalues, rtol=1e-9, atol=1e-12)
+    entry = next((private_cache / "fixedpoints").glob("*.safetensors"))
+    entry.write_bytes(b"not a safetensors file")
+    with pytest.warns(UserWarning, match="ignoring unusable cache entry.*sha256"):
+        searched = fhn_rnn_fixed_points(run, currents, progress=False)
+    np.testing.assert_array_equal(searched.xstar, points.xstar)
 
 
 def test_bad_arguments_are_named():

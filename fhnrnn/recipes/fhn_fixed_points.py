@@ -8,7 +8,8 @@ shipped beside it (``artifacts/<network>-fixedpoints``: the points, their residu
 search's record, without the Jacobians); loading it recomputes the Jacobians and eigenvalues at
 the shipped points (:func:`fhnrnn.fixedpoints.linearise`), which is fast and gives the same
 rounded numbers on any machine. Other networks are searched, and cached in
-``build/cache/fixedpoints``.
+``build/cache/fixedpoints`` in the same form (safetensors + manifest, :mod:`fhnrnn._store`,
+as the training cache).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from fhnrnn._paths import cache_dir
+from fhnrnn._store import EntryError, read_manifest, read_tensors, write_entry
 from fhnrnn.analysis import fixed_points_by_input
 from fhnrnn.artifacts import load_results, ship_results
 from fhnrnn.fixedpoints import FixedPoints, linearise
@@ -75,20 +78,17 @@ def fhn_rnn_fixed_points(
     key = _search_key(run.key, values)
     name = None if run.name is None else f"{run.name}-fixedpoints"
     if name is not None and (shipped := load_results(name, key)) is not None:
-        return _from_shipped(run, *shipped)
-    path = cache_dir() / "fixedpoints" / f"{key}.npz"
-    if cache and path.is_file():
-        try:
-            return FixedPoints.load(path)
-        except ValueError as error:  # an unreadable cache entry means: search again
-            warnings.warn(f"ignoring unusable cache entry {path.name}: {error}", stacklevel=2)
+        return _from_stored(run, *shipped)
+    folder = cache_dir() / "fixedpoints"
+    if cache and (cached := _read_cache(folder, key)) is not None:
+        return _from_stored(run, *cached)
     start = time.perf_counter()
     points = fixed_points_by_input(run.model, values, progress=progress, **FIXED_POINT_SEARCH)
+    tensors, fields = _stored_form(points, values, time.perf_counter() - start)
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        points.save(path, overwrite=True)
+        write_entry(folder, key, tensors, {"key": key, **fields})
     if name is not None:
-        _ship(name, key, points, values, time.perf_counter() - start)
+        ship_results(name, key, tensors, fields)
     return points
 
 
@@ -105,7 +105,10 @@ def _search_key(network_key: str, currents: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _ship(name: str, key: str, points: FixedPoints, currents: np.ndarray, seconds: float) -> None:
+def _stored_form(
+    points: FixedPoints, currents: np.ndarray, seconds: float
+) -> tuple[dict[str, torch.Tensor], dict]:
+    """The arrays and manifest fields under which a search is shipped or cached."""
     tensors = {
         field: torch.from_numpy(np.asarray(getattr(points, field))) for field in _SHIPPED_ARRAYS
     }
@@ -116,10 +119,24 @@ def _ship(name: str, key: str, points: FixedPoints, currents: np.ndarray, second
         "search_seconds": round(seconds, 1),
         "scalars": {field: getattr(points, field) for field in FixedPoints._SEARCH_SCALARS},
     }
-    ship_results(name, key, tensors, fields)
+    return tensors, fields
 
 
-def _from_shipped(run: FHNRNNRun, tensors: dict, manifest: dict) -> FixedPoints:
+def _read_cache(folder: Path, key: str) -> tuple[dict[str, torch.Tensor], dict] | None:
+    """A cached search, or None when there is none or it is unusable (with a warning)."""
+    try:
+        manifest = read_manifest(folder, key)
+        if manifest is None:
+            return None
+        if manifest.get("key") != key:
+            raise EntryError(f"{folder / key}.json belongs to another search")
+        return read_tensors(folder, key, manifest), manifest
+    except EntryError as error:  # an unusable cache entry means: search again
+        warnings.warn(f"ignoring unusable cache entry: {error}", stacklevel=3)
+        return None
+
+
+def _from_stored(run: FHNRNNRun, tensors: dict, manifest: dict) -> FixedPoints:
     arrays = {field: tensors[field].numpy() for field in _SHIPPED_ARRAYS}
     characterised = linearise(run.model, arrays["xstar"], arrays["u"])
     return FixedPoints(**arrays, **characterised, **manifest["scalars"])
