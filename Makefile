@@ -6,6 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+ENSEMBLE_STAMP := $(VENV)/.ensemble-stamp
 # The CPU build of PyTorch: a plain `torch` requirement would pull a multi-GB CUDA build.
 TORCH_PIN := torch==2.13.0
 NBVAL_OUT := build/nbval-outputs
@@ -15,7 +16,7 @@ NBVAL_OUT := build/nbval-outputs
 export OMP_WAIT_POLICY := PASSIVE
 
 .PHONY: setup test unit nbval nbval-portable lint reproduce quick paper clean bench bench-reproduce \
-	browser-test ensemble
+	browser-test ensemble bench-ensemble
 
 setup: $(STAMP)
 
@@ -89,6 +90,9 @@ bench: $(STAMP)
 bench-reproduce: $(STAMP)
 	$(PY) benchmarks/bench_reproduce.py --json build/bench_reproduce.json
 
+bench-ensemble: $(ENSEMBLE_STAMP)
+	$(PY) benchmarks/bench_ensemble.py --json build/bench_ensemble.json
+
 clean:
 	rm -rf build .pytest_cache .ruff_cache
 
@@ -96,7 +100,6 @@ clean:
 # By default everything is re-run into build/ensemble (the shipped results in results/ensemble
 # are left alone); ENSEMBLE_OUT=results/ensemble refreshes those. CORES sets the parallel runs;
 # `make ensemble DRY=1` lists the jobs without running them. A killed sweep resumes.
-ENSEMBLE_STAMP := $(VENV)/.ensemble-stamp
 CORES ?= 2
 ENSEMBLE_OUT ?= build/ensemble
 
