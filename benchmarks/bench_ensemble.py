@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from fhnrnn._paths import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = (
@@ -52,6 +55,11 @@ def _rows(folder: Path, runs: list[str]) -> dict[str, dict]:
             for run_id in runs}
 
 
+def _same(a: float, b: float) -> bool:
+    """Equal, NaN counting as equal to NaN (a run without fixed points has no error)."""
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", nargs="+", default=list(SUBSET), help="run ids of the subset")
@@ -63,7 +71,7 @@ def main() -> None:
             folder = Path(scratch) / f"cores{cores}"
             seconds[cores] = _sweep(arguments.runs, cores, folder)
             rows[cores] = _rows(folder, arguments.runs)
-    same = all(rows[1][run][column] == rows[2][run][column]
+    same = all(_same(rows[1][run][column], rows[2][run][column])
                for run in arguments.runs for column in _COMPARED)
     speedup = seconds[1] / seconds[2]
     print(f"subset: {len(arguments.runs)} runs ({', '.join(arguments.runs)})")
@@ -72,9 +80,9 @@ def main() -> None:
     print(f"{2:>5} {seconds[2]:>8.1f} {speedup:>9.2f} {speedup / 2:>11.2f}")
     print(f"same numbers at 1 and 2 cores: {same}")
     if arguments.json:
-        arguments.json.write_text(json.dumps({"runs": arguments.runs, "seconds": seconds,
-                                              "speedup": speedup, "same_numbers": same},
-                                             indent=1) + "\n")
+        atomic_write_text(arguments.json, json.dumps(
+            {"runs": arguments.runs, "seconds": seconds, "speedup": speedup,
+             "same_numbers": same}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

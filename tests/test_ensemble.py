@@ -33,6 +33,7 @@ from fhnrnn.ensemble import (
     load_arrays,
     run_member,
 )
+from fhnrnn.ensemble.dynamics import current_index
 from fhnrnn.ensemble.measure import _criterion
 from fhnrnn.models import PaperRNN
 
@@ -48,8 +49,9 @@ def test_a_run_id_round_trips_and_bad_levels_name_their_factor() -> None:
         RunSpec("gru", "rot90_200", "study", 0)
     with pytest.raises(ValueError, match="seed must be a non-negative int"):
         RunSpec("gru", "default", "study", -1)
-    with pytest.raises(ValueError, match="run_id must look like"):
-        RunSpec.parse("paper_s0")
+    for bad in ("paper_s0", "paper-default-study-s03"):
+        with pytest.raises(ValueError, match="run_id must look like"):
+            RunSpec.parse(bad)
 
 
 def test_the_design_covers_every_level_with_the_seeds_it_promises() -> None:
@@ -66,45 +68,53 @@ def test_the_design_covers_every_level_with_the_seeds_it_promises() -> None:
 
 def test_the_criterion_uses_the_period_and_counts_a_resting_network_as_a_miss() -> None:
     reference = fhn_references()["euler_period"]
-    study = np.isin(np.arange(len(reference)), np.flatnonzero(np.isfinite(reference)))
+    study = np.isfinite(reference)
     assert study.sum() == len(STUDY_CURRENTS)
     close = np.where(study, reference * 1.02, np.nan)
-    result = _criterion(close)
+    result = _criterion({"period": close, "diverged": np.zeros(len(close), dtype=bool)})
     assert result["reached_criterion"]
     assert result["period_error_max"] == pytest.approx(0.02)
-    # 334 steps of 0.3 with a 2 % longer period: the phase lags by 100 (1/P - 1/1.02P) cycles
+    # 334 steps of 0.3 with a 2 % longer period: the phase lags by 100.2 (1/P - 1/1.02P) cycles
     expected_drift = np.max(100.2 * (1 / reference[study] - 1 / close[study]))
     assert result["phase_drift_max"] == pytest.approx(expected_drift)
     resting = close.copy()
     resting[np.flatnonzero(study)[3]] = np.nan
-    missed = _criterion(resting)
+    missed = _criterion({"period": resting, "diverged": ~np.isfinite(resting) & study})
     assert not missed["reached_criterion"]
     assert missed["n_currents_resting"] == 1 and missed["period_error_max"] == np.inf
+    assert missed["n_currents_diverged"] == 1
 
 
-def test_activation_patterns_fix_the_affine_piece_of_the_deep_relu_map() -> None:
-    cell = PaperRNN(hidden_size=8, n_layers=3, init="default", seed=2).double()
+def test_current_index_refuses_points_off_the_grid() -> None:
+    grid = np.array([0.4, 0.45, 0.5])
+    np.testing.assert_array_equal(current_index(np.array([0.5, 0.4]), grid), [2, 0])
+    with pytest.raises(ValueError, match="u must hold only values of currents"):
+        current_index(np.array([0.47]), grid)
+
+
+def test_activation_patterns_are_the_signs_the_cell_itself_computes() -> None:
+    cell = PaperRNN(hidden_size=8, n_layers=3, init="default", seed=2)
     generator = torch.Generator().manual_seed(0)
-    x = torch.rand(1, 8, generator=generator, dtype=torch.float64)
-    nearby = x + 1e-7 * torch.rand(1, 8, generator=generator, dtype=torch.float64)
-    u = np.array([0.5])
-    patterns = activation_patterns(cell, np.concatenate([x, nearby]), np.r_[u, u])
-    assert patterns.shape == (2, 24)
-    assert (patterns[0] == patterns[1]).all()
-
-    def jacobian(state: torch.Tensor) -> torch.Tensor:
-        return torch.autograd.functional.jacobian(
-            lambda s: cell.step(s, torch.tensor([[0.5]], dtype=torch.float64)), state
-        )
-
-    torch.testing.assert_close(jacobian(x), jacobian(nearby), rtol=0, atol=1e-12)
-    assert cell.input_layer.weight.dtype == torch.float64  # the given cell is not converted
+    x = torch.rand(5, 8, generator=generator)
+    u = torch.linspace(-1, 1, 5)[:, None]
+    seen = []
+    hooks = [layer.register_forward_hook(lambda _, __, out: seen.append(out > 0))
+             for layer in cell.hidden_layers]
+    with torch.no_grad():
+        cell.step(x, u)
+    for hook in hooks:
+        hook.remove()
+    patterns = activation_patterns(cell, x.double().numpy(), u[:, 0].double().numpy())
+    np.testing.assert_array_equal(patterns, torch.cat(seen, dim=-1).numpy())
+    assert patterns.shape == (5, 24) and 0 < patterns.mean() < 1
+    assert cell.input_layer.weight.dtype == torch.float32  # the given cell is not converted
 
 
 @pytest.fixture
-def tiny_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Five updates instead of 1500, so that a run takes seconds (a poor fit)."""
+def tiny_budget(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Five updates instead of 1500 (a poor fit, in seconds), trained into a private cache."""
     monkeypatch.setitem(CELLS, "gru", {**CELLS["gru"], "updates": 5, "hidden_size": 8})
+    monkeypatch.setenv("FHNRNN_CACHE_DIR", str(tmp_path / "cache"))
 
 
 @pytest.mark.slow
@@ -120,10 +130,12 @@ def test_one_run_writes_its_row_and_arrays_and_the_table_gathers_them(
     assert record["environment"]["threads"] == 1
     arrays = load_arrays(tmp_path / "runs", "gru-default-study-s1")
     assert arrays["fp_xstar"].shape == (len(arrays["fp_u"]), 8)
-    assert row["n_fixed_points"] == int(np.isin(arrays["fp_u"], STUDY_CURRENTS).sum())
+    kept = arrays["fp_u"][~arrays["fp_outlier"]]
+    assert row["n_fixed_points"] == int(np.isin(kept, STUDY_CURRENTS).sum())
+    assert arrays["fp_central"].sum() == len(np.unique(kept))
     with pytest.raises(ValueError, match="already has results"):
         run_member("gru-default-study-s1", tmp_path / "runs")
-    assert aggregate(tmp_path / "runs", tmp_path / "runs.csv") == 1
+    assert aggregate(tmp_path / "runs", tmp_path / "runs.csv", ["gru-default-study-s1"]) == 1
     with (tmp_path / "runs.csv").open() as handle:
         table = list(csv.DictReader(handle))
     assert tuple(table[0]) == COLUMNS and table[0]["run_id"] == "gru-default-study-s1"
@@ -138,7 +150,7 @@ def test_the_cli_lists_the_design_and_reports_bad_run_ids(capsys: pytest.Capture
     assert cli.main(["list"]) == 0
     assert capsys.readouterr().out.split() == [spec.run_id for spec in design()]
     assert cli.main(["run", "nope", "--out-dir", "unused"]) == 2
-    assert "run_id must look like" in capsys.readouterr().out
+    assert "run_id must look like" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(shutil.which("snakemake") is None and not (

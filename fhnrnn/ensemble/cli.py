@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,6 +45,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             count = aggregate(arguments.runs_dir, arguments.out)
             print(f"{count} runs -> {arguments.out}")
     except ValueError as error:
-        print(f"error: {error}")
+        print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

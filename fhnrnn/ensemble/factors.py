@@ -59,7 +59,7 @@ DATA: dict[str, dict[str, Any]] = {
     "study": {"n_currents": 41, "I_range": (0.4, 1.4)},
     "transient": {"n_currents": 41, "I_range": (0.0, 1.75)},
 }
-_ID = re.compile(r"^(?P<cell>[a-z]+)-(?P<init>[a-z0-9_]+)-(?P<data>[a-z]+)-s(?P<seed>\d+)$")
+_ID = re.compile(r"^(?P<cell>[a-z]+)-(?P<init>[a-z0-9_]+)-(?P<data>[a-z]+)-s(?P<seed>0|[1-9]\d*)$")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from fhnrnn._paths import atomic_write_bytes, atomic_write_text, project_root
 from fhnrnn.artifacts import training_environment
-from fhnrnn.ensemble.factors import RunSpec
+from fhnrnn.ensemble.factors import RunSpec, design
 from fhnrnn.ensemble.measure import MEASURE_VERSION, measure_run
 from fhnrnn.ensemble.train import train_run
 
@@ -33,7 +33,8 @@ __all__ = [
 COLUMNS = (
     "run_id", "cell", "seed", "init", "data", "hidden_size", "state_size", "n_params",
     "updates", "train_seconds", "train_mse", "held_out_mse", "period_error_max",
-    "phase_drift_max", "n_currents_resting", "reached_criterion", "n_currents", "n_outliers",
+    "phase_drift_max", "n_currents_resting", "n_currents_diverged", "reached_criterion",
+    "n_currents", "n_outliers",
     "n_currents_with_fp", "n_fixed_points", "n_stable", "n_stable_central", "rmse_vstar",
     "rmse_cycle_mean", "rmse_net_cycle_mean", "freq_ratio_median", "centroid_distance_median",
     "closer_to", "n_rest_currents", "n_rest_with_fp", "n_stable_rest", "rmse_vstar_rest",
@@ -68,7 +69,7 @@ def run_member(run_id: str, folder: Path, *, overwrite: bool = False,
     """
     spec = RunSpec.parse(run_id)
     row_path, array_path = result_paths(Path(folder), run_id)
-    if not overwrite and (row_path.exists() or array_path.exists()):
+    if not overwrite and row_path.exists():  # the row is written last: it marks a finished run
         raise ValueError(f"run_id {run_id!r} already has results in {folder}; pass overwrite")
     run = train_run(spec, progress=progress)
     start = time.perf_counter()
@@ -109,7 +110,8 @@ def aggregate(folder: Path, out: Path, run_ids: list[str] | None = None) -> int:
     out : Path
         The table, written atomically; its columns are :data:`COLUMNS`.
     run_ids : list of str, optional
-        The runs, in order; all runs with a file in ``folder`` by default.
+        The runs, in order; by default those of :func:`fhnrnn.ensemble.design`, sorted (files
+        of other runs in ``folder`` are left out).
 
     Returns
     -------
@@ -118,7 +120,7 @@ def aggregate(folder: Path, out: Path, run_ids: list[str] | None = None) -> int:
     """
     folder = Path(folder)
     if run_ids is None:
-        run_ids = sorted(path.stem for path in folder.glob("*.json"))
+        run_ids = sorted(spec.run_id for spec in design())
     missing = [run_id for run_id in run_ids if not result_paths(folder, run_id)[0].is_file()]
     if missing:
         raise ValueError(f"run_ids without a result file in {folder}: {missing}")
@@ -146,7 +148,7 @@ def _cell(value: Any) -> Any:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
-        return "inf" if math.isinf(value) else f"{value:.6g}"
+        return str(value) if math.isinf(value) else f"{value:.6g}"
     return value
 
 

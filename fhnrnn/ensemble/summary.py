@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from scipy import stats
 
@@ -42,7 +41,8 @@ def group_summary(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     -------
     DataFrame
         One row per group present; ``runs``, ``reached`` and, per column, a text cell
-        ``median [min, max]`` over the runs where the column is finite.
+        ``median [min, max]`` over the runs where the column is defined (not NaN; an
+        infinite value, such as the period error of a network that rests, counts).
     """
     grouped = label_groups(table).groupby("group", observed=True)
     summary = pd.DataFrame({"runs": grouped.size(), "reached": grouped["reached_criterion"].sum()})
@@ -52,36 +52,37 @@ def group_summary(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def _spread_text(values: pd.Series) -> str:
-    finite = values[np.isfinite(values.astype(float))]
-    if finite.empty:
+    defined = values.astype(float).dropna()
+    if defined.empty:
         return "-"
-    return f"{finite.median():.3g} [{finite.min():.3g}, {finite.max():.3g}]"
+    return f"{defined.median():.3g} [{defined.min():.3g}, {defined.max():.3g}]"
 
 
 def data_effect(table: pd.DataFrame, column: str) -> pd.DataFrame:
     """Per cell: ``column`` in the study's set-up against the transient-rich one.
 
-    The test is the one-sided Mann-Whitney U test of "smaller with transient-rich data"
-    (runs where the column is not finite are left out and counted).
+    The test is the one-sided Mann-Whitney U test of "smaller with transient-rich data". Runs
+    where the column is NaN (a run without fixed points has no error) are left out and
+    counted; infinite values take part (they rank last).
 
     Returns
     -------
     DataFrame
         Index: cell. Columns: ``study_median``, ``transient_median``, ``study_n``,
-        ``transient_n``, ``p_value``.
+        ``transient_n`` (runs compared), ``left_out`` (runs without a value), ``p_value``.
     """
     base = table[table["init"].isin(["rot90_200", "default"])]
     base = base[(base["cell"] != "paper") | (base["init"] == "rot90_200")]
     rows = {}
     for cell, runs in base.groupby("cell"):
-        values = {data: runs.loc[runs["data"] == data, column].astype(float)
+        values = {data: runs.loc[runs["data"] == data, column].astype(float).dropna()
                   for data in ("study", "transient")}
-        values = {data: series[np.isfinite(series)] for data, series in values.items()}
         if values["study"].empty or values["transient"].empty:
             continue
         test = stats.mannwhitneyu(values["transient"], values["study"], alternative="less")
         rows[cell] = {"study_median": values["study"].median(),
                       "transient_median": values["transient"].median(),
                       "study_n": len(values["study"]), "transient_n": len(values["transient"]),
+                      "left_out": len(runs) - len(values["study"]) - len(values["transient"]),
                       "p_value": float(test.pvalue)}
     return pd.DataFrame.from_dict(rows, orient="index")
