@@ -75,7 +75,7 @@ def _scatter_group(ax: plt.Axes, runs: pd.DataFrame, folder: Path, colour: str, 
         v.append(arrays["fp_vtilde"][kept])
     u, v = np.concatenate(u), np.concatenate(v)
     inside = (v > limits[0]) & (v < limits[1])
-    ax.scatter(u[inside], v[inside], s=7, color=colour, alpha=0.45, lw=0,
+    ax.scatter(u[inside], v[inside], s=9, color=colour, alpha=0.6, lw=0,
                label=rf"{label} $\tilde v^*$ ({len(runs)} runs)")
     edge = np.clip(v[~inside], limits[0] + 0.06, limits[1] - 0.06)
     ax.scatter(u[~inside], edge, s=12, color=colour, marker="^", alpha=0.6, lw=0)
