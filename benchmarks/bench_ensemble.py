@@ -42,11 +42,13 @@ def _sweep(runs: list[str], cores: int, folder: Path) -> float:
     targets = [str(folder / "out" / "runs" / f"{run_id}.json") for run_id in runs]
     environment = {**os.environ, "FHNRNN_CACHE_DIR": str(folder / "cache")}
     start = time.perf_counter()
-    subprocess.run(
-        [str(snakemake), "-s", "workflow/Snakefile", "--profile", "workflow/profiles/local",
-         "--cores", str(cores), "--config", f"out={folder / 'out'}", "--quiet", *targets],
-        cwd=ROOT, env=environment, check=True,
+    done = subprocess.run(
+        [str(snakemake), *targets, "-s", "workflow/Snakefile", "--profile",
+         "workflow/profiles/local", "--cores", str(cores), "--config", f"out={folder / 'out'}"],
+        cwd=ROOT, env=environment, capture_output=True, text=True,
     )
+    if done.returncode:
+        raise RuntimeError(f"snakemake --cores {cores} failed:\n{done.stderr[-3000:]}")
     return time.perf_counter() - start
 
 

@@ -14,6 +14,7 @@ The sweep runs on Snakemake (``workflow/Snakefile``), which calls
 
 from fhnrnn.ensemble.dynamics import (
     ANALYSIS_CURRENTS,
+    DT,
     REST_CURRENTS,
     STUDY_CURRENTS,
     central_points,
@@ -46,6 +47,7 @@ __all__ = [
     "CELLS",
     "COLUMNS",
     "DATA",
+    "DT",
     "GROUPS",
     "INITS",
     "PERIOD_TOLERANCE",
