@@ -47,6 +47,8 @@ def test_fixed_points_of_a_quick_run_are_cached_and_are_fixed_points(private_cac
     again = fhn_rnn_fixed_points(run, currents, progress=False)
     np.testing.assert_array_equal(again.xstar, points.xstar)
     np.testing.assert_allclose(again.eigenvalues, points.eigenvalues, rtol=1e-9, atol=1e-12)
+    assert again.search_record()[1] == points.search_record()[1]  # counts and settings
+    np.testing.assert_array_equal(again.failed_x, points.failed_x)
     entry = next((private_cache / "fixedpoints").glob("*.safetensors"))
     entry.write_bytes(b"not a safetensors file")
     with pytest.warns(UserWarning, match="ignoring unusable cache entry.*sha256"):

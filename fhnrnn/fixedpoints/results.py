@@ -194,6 +194,20 @@ class FixedPoints:
         """True where every eigenvalue has modulus below 1, shape (K,)."""
         return (np.abs(self.eigenvalues) < 1.0).all(axis=1)
 
+    def search_record(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """What the search recorded besides the points, to store a result without its Jacobians.
+
+        Returns
+        -------
+        arrays : dict of str to ndarray
+            The failed starts: ``failed_x`` (F, d), ``failed_u`` (F, m), ``failed_q`` (F,),
+            ``failed_index`` (F,).
+        scalars : dict of str to int, float or str
+            The counts and settings (``n_started``, ``n_converged``, ``method``, ...).
+        """
+        arrays = {name: getattr(self, name) for name in self._SEARCH_ARRAYS}
+        return arrays, {name: getattr(self, name) for name in self._SEARCH_SCALARS}
+
     def _describe_points(self) -> str:
         return "fixed points"
 

@@ -42,8 +42,6 @@ SEARCH_VERSION = 2
 FIXED_POINT_SEARCH = {"n_per_input": 24, "n_steps": 334, "max_halvings": 6, "tol_unique": 1e-3}
 # The currents of the shipped set: notebooks 03-05's grid.
 SHIPPED_CURRENTS = np.linspace(0.4, 1.4, 41)
-# The shipped arrays; the Jacobians and eigen-decompositions are recomputed on loading.
-_SHIPPED_ARRAYS = ("xstar", "u", "q", *FixedPoints._SEARCH_ARRAYS)
 
 
 def fhn_rnn_fixed_points(
@@ -108,16 +106,20 @@ def _search_key(network_key: str, currents: np.ndarray) -> str:
 def _stored_form(
     points: FixedPoints, currents: np.ndarray, seconds: float
 ) -> tuple[dict[str, torch.Tensor], dict]:
-    """The arrays and manifest fields under which a search is shipped or cached."""
-    tensors = {
-        field: torch.from_numpy(np.asarray(getattr(points, field))) for field in _SHIPPED_ARRAYS
-    }
+    """The arrays and manifest fields under which a search is shipped or cached.
+
+    The points, their inputs and residuals, and the search's record; not the Jacobians and
+    eigen-decompositions, which are recomputed on loading.
+    """
+    record_arrays, scalars = points.search_record()
+    arrays = {"xstar": points.xstar, "u": points.u, "q": points.q, **record_arrays}
+    tensors = {field: torch.from_numpy(np.asarray(value)) for field, value in arrays.items()}
     fields = {
         "currents": currents.tolist(),
         "search": FIXED_POINT_SEARCH,
         "search_version": SEARCH_VERSION,
         "search_seconds": round(seconds, 1),
-        "scalars": {field: getattr(points, field) for field in FixedPoints._SEARCH_SCALARS},
+        "scalars": scalars,
     }
     return tensors, fields
 
@@ -137,6 +139,6 @@ def _read_cache(folder: Path, key: str) -> tuple[dict[str, torch.Tensor], dict] 
 
 
 def _from_stored(run: FHNRNNRun, tensors: dict, manifest: dict) -> FixedPoints:
-    arrays = {field: tensors[field].numpy() for field in _SHIPPED_ARRAYS}
+    arrays = {field: tensor.numpy() for field, tensor in tensors.items()}
     characterised = linearise(run.model, arrays["xstar"], arrays["u"])
     return FixedPoints(**arrays, **characterised, **manifest["scalars"])
