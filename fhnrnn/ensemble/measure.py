@@ -50,7 +50,7 @@ from fhnrnn.ensemble.dynamics import (
 from fhnrnn.ensemble.train import TrainedRun, parameter_count
 from fhnrnn.fixedpoints import FixedPoints
 from fhnrnn.models import PaperRNN
-from fhnrnn.training import evaluate
+from fhnrnn.recipes.fhn_voltage import voltage_mse
 
 __all__ = [
     "FIXED_POINT_SEARCH",
@@ -106,8 +106,8 @@ def measure_run(run: TrainedRun) -> tuple[dict[str, Any], dict[str, np.ndarray]]
         "n_params": parameter_count(model),
         "updates": run.fit.epochs,
         "train_seconds": round(run.fit.seconds, 1),
-        "train_mse": _mse(run, run.train),
-        "held_out_mse": _mse(run, run.held_out),
+        "train_mse": voltage_mse(model, run.train),
+        "held_out_mse": voltage_mse(model, run.held_out),
         **_criterion(cycle),
         "n_outliers": int(np.sum(outlier & _on_study_currents(found.u[:, 0]))),
         **compare_with_fhn(found[~outlier], v_tilde[~outlier], cycle, central[~outlier]),
@@ -127,10 +127,6 @@ def measure_run(run: TrainedRun) -> tuple[dict[str, Any], dict[str, np.ndarray]]
         "fp_central": central,
     }
     return row, arrays
-
-
-def _mse(run: TrainedRun, task: Any) -> float:
-    return float(np.mean(evaluate(run.model, task.inputs, task.targets)))
 
 
 def _on_study_currents(u: np.ndarray) -> np.ndarray:

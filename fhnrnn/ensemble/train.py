@@ -1,16 +1,21 @@
-"""Training one run of the ensemble, with the study's schedule (:mod:`fhnrnn.recipes`)."""
+"""Training one run of the ensemble, with the study's schedule.
+
+The data, their normalisation and the call of :func:`fhnrnn.training.fit` are those of the
+example run's recipe (:func:`fhnrnn.recipes.fhn_voltage.fit_fhn_voltage`); a run only brings
+its own cell and settings.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from fhnrnn.ensemble.factors import RunSpec
 from fhnrnn.models import GRUAdapter, LSTMAdapter, PaperRNN, RNNCell, TanhRNN, fold_normalisation
-from fhnrnn.tasks import FHNVoltageTask, fhn_grid, fhn_voltage
-from fhnrnn.training import FitResult, fit
+from fhnrnn.recipes.fhn_voltage import fhn_voltage_data, fit_fhn_voltage
+from fhnrnn.tasks import FHNVoltageTask
+from fhnrnn.training import FitResult
 
 __all__ = ["TrainedRun", "new_cell", "parameter_count", "train_run"]
 
@@ -70,38 +75,11 @@ def train_run(spec: RunSpec, *, progress: bool = False) -> TrainedRun:
     TrainedRun
     """
     recipe = spec.recipe()
-    currents, midpoints = fhn_grid(recipe["n_currents"], recipe["I_range"])
-    train, held_out = fhn_voltage(currents), fhn_voltage(midpoints)
-    u_mean, u_std = float(currents.mean()), float(currents.std())
-    voltages = train.targets.double()
-    y_mean, y_std = float(voltages.mean()), float(voltages.std(correction=0))
-    model = new_cell(spec)
-    result = fit(
-        model,
-        ((train.inputs.double() - u_mean) / u_std).float(),
-        ((voltages - y_mean) / y_std).float(),
-        seed=spec.seed,
-        progress=progress,
-        **_fit_settings(recipe, y_std),
-    )
-    folded = fold_normalisation(result.model, u_mean, u_std, y_mean, y_std)
-    return TrainedRun(spec=spec, model=folded, fit=result, train=train, held_out=held_out)
-
-
-def _fit_settings(recipe: dict[str, Any], y_std: float) -> dict[str, Any]:
-    return {
-        "max_epochs": recipe["updates"],
-        "target_loss": recipe["target_mse"] / y_std**2,
-        "lr": recipe["lr"],
-        "clip": 1.0,
-        "batch_size": recipe["batch_size"],
-        "sampling": "sample",
-        "lr_schedule": "cosine",
-        "lr_end": recipe["lr_end"],
-        "length_ramp": recipe["length_ramp"],
-        "guard": recipe["guard"],
-        "threads": recipe["threads"],
-    }
+    data = fhn_voltage_data(recipe)
+    result = fit_fhn_voltage(new_cell(spec), data, recipe, spec.seed, progress=progress)
+    folded = fold_normalisation(result.model, *data.normalisation)
+    return TrainedRun(spec=spec, model=folded, fit=result, train=data.train,
+                      held_out=data.held_out)
 
 
 def parameter_count(model: torch.nn.Module) -> int:

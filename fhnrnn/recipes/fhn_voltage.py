@@ -37,8 +37,12 @@ __all__ = [
     "GRU_RECIPE",
     "RECIPE",
     "FHNRNNRun",
+    "FHNVoltageData",
     "fhn_rnn_artifact_keys",
+    "fhn_voltage_data",
+    "fit_fhn_voltage",
     "train_fhn_rnn",
+    "voltage_mse",
 ]
 
 RECIPE = {
@@ -134,49 +138,28 @@ def train_fhn_rnn(
         raise ValueError(f"cell must be 'paper' or 'gru', got {cell!r}")
     full, quick_changes = _RECIPES[cell]
     recipe = {**full, **(quick_changes if quick else {})}
-    currents, midpoints = fhn_grid(recipe["n_currents"], recipe["I_range"])
-    train, held_out = fhn_voltage(currents), fhn_voltage(midpoints)
-    u_mean, u_std = float(currents.mean()), float(currents.std())
-    voltages = train.targets.double()
-    y_mean, y_std = float(voltages.mean()), float(voltages.std(correction=0))
-    normalisation = (u_mean, u_std, y_mean, y_std)
+    data = fhn_voltage_data(recipe)
     model = _new_cell(cell, recipe, seed)
 
     def train_model() -> FitResult:
-        return fit(
-            model,
-            ((train.inputs.double() - u_mean) / u_std).float(),
-            ((voltages - y_mean) / y_std).float(),
-            seed=seed,
-            max_epochs=recipe["updates"],
-            target_loss=recipe["target_mse"] / y_std**2,
-            lr=recipe["lr"],
-            clip=1.0,
-            batch_size=recipe["batch_size"],
-            sampling="sample",
-            lr_schedule="cosine",
-            lr_end=recipe["lr_end"],
-            length_ramp=recipe["length_ramp"],
-            guard=recipe["guard"],
-            progress=progress,
-            threads=recipe["threads"],
-        )
+        return fit_fhn_voltage(model, data, recipe, seed, progress=progress)
 
     def errors(result: FitResult) -> dict[str, float]:
-        folded = fold_normalisation(result.model, *normalisation)
-        return {"train_mse": _mse(folded, train), "held_out_mse": _mse(folded, held_out)}
+        folded = fold_normalisation(result.model, *data.normalisation)
+        return {"train_mse": voltage_mse(folded, data.train),
+                "held_out_mse": voltage_mse(folded, data.held_out)}
 
     name = None if quick else f"fhn-{cell}-seed{seed}"
     result = obtain(name, model, recipe, seed, train_model, errors)
-    folded = fold_normalisation(result.model, *normalisation)
+    folded = fold_normalisation(result.model, *data.normalisation)
     return FHNRNNRun(
         model=folded,
         fit=result,
-        train=train,
-        held_out=held_out,
-        normalisation=normalisation,
-        train_mse=_mse(folded, train),
-        held_out_mse=_mse(folded, held_out),
+        train=data.train,
+        held_out=data.held_out,
+        normalisation=data.normalisation,
+        train_mse=voltage_mse(folded, data.train),
+        held_out_mse=voltage_mse(folded, data.held_out),
         name=name,
         key=result.key if name is None else recipe_key(name, recipe, type(model), seed),
     )
@@ -208,7 +191,68 @@ def _new_cell(cell: str, recipe: dict[str, Any], seed: int) -> RNNCell:
     )
 
 
-def _mse(model: RNNCell, task: FHNVoltageTask) -> float:
+@dataclass(frozen=True)
+class FHNVoltageData:
+    """The FHN voltage task of a recipe, with the normalisation its training uses.
+
+    Attributes
+    ----------
+    train : FHNVoltageTask
+        ``recipe["n_currents"]`` currents evenly spaced on ``recipe["I_range"]`` (raw units).
+    held_out : FHNVoltageTask
+        The midpoints of the training currents (raw units).
+    normalisation : tuple of float
+        ``(u_mean, u_std, y_mean, y_std)`` of the training inputs and voltages.
+    """
+
+    train: FHNVoltageTask
+    held_out: FHNVoltageTask
+    normalisation: tuple[float, float, float, float]
+
+
+def fhn_voltage_data(recipe: dict[str, Any]) -> FHNVoltageData:
+    """The training and held-out conditions of ``recipe`` and their normalisation."""
+    currents, midpoints = fhn_grid(recipe["n_currents"], recipe["I_range"])
+    train, held_out = fhn_voltage(currents), fhn_voltage(midpoints)
+    voltages = train.targets.double()
+    normalisation = (float(currents.mean()), float(currents.std()),
+                     float(voltages.mean()), float(voltages.std(correction=0)))
+    return FHNVoltageData(train=train, held_out=held_out, normalisation=normalisation)
+
+
+def fit_fhn_voltage(
+    model: RNNCell, data: FHNVoltageData, recipe: dict[str, Any], seed: int, *,
+    progress: bool = True,
+) -> FitResult:
+    """Train ``model`` on the normalised task with the study's schedule (cached by ``fit``).
+
+    ``recipe`` gives ``updates``, ``target_mse`` (raw units), ``lr``, ``lr_end``,
+    ``batch_size``, ``length_ramp``, ``guard`` and ``threads``; the schedule is one Adam update
+    per epoch on sampled sequences, a cosine rate and gradient clipping at 1. The returned
+    model works on normalised data: fold ``data.normalisation`` into it.
+    """
+    u_mean, u_std, y_mean, y_std = data.normalisation
+    return fit(
+        model,
+        ((data.train.inputs.double() - u_mean) / u_std).float(),
+        ((data.train.targets.double() - y_mean) / y_std).float(),
+        seed=seed,
+        max_epochs=recipe["updates"],
+        target_loss=recipe["target_mse"] / y_std**2,
+        lr=recipe["lr"],
+        clip=1.0,
+        batch_size=recipe["batch_size"],
+        sampling="sample",
+        lr_schedule="cosine",
+        lr_end=recipe["lr_end"],
+        length_ramp=recipe["length_ramp"],
+        guard=recipe["guard"],
+        progress=progress,
+        threads=recipe["threads"],
+    )
+
+
+def voltage_mse(model: RNNCell, task: FHNVoltageTask) -> float:
     """Mean squared error over all conditions and steps (conditions have equal length)."""
     with torch.no_grad():
         return float(np.mean(evaluate(model, task.inputs, task.targets)))
