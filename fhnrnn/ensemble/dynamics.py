@@ -81,10 +81,11 @@ def free_run(model: RNNCell, currents: np.ndarray) -> dict[str, np.ndarray]:
     }
     for k in np.flatnonzero(~summary["diverged"]):
         voltage, cycle_states = outputs[k, TRAINED_STEPS:, 0], states[k, TRAINED_STEPS:]
-        window = _whole_periods(voltage)
-        if window is None:
+        period = oscillation_period(voltage, DT)[0]
+        if not np.isfinite(period):
             continue
-        summary["period"][k] = oscillation_period(voltage, DT)[0]
+        window = _whole_periods(voltage)
+        summary["period"][k] = period
         summary["mean"][k] = voltage[window].mean()
         summary["centroid"][k] = cycle_states[window].mean(axis=0)
         summary["radius"][k] = _rms_radius(cycle_states[None, window],
@@ -97,10 +98,8 @@ def _rms_radius(states: np.ndarray, centroid: np.ndarray) -> np.ndarray:
     return np.sqrt(np.mean(np.sum((states - centroid[:, None]) ** 2, axis=-1), axis=1))
 
 
-def _whole_periods(signal: np.ndarray) -> slice | None:
-    """The samples from the first to the last upward mid-level crossing; None at rest."""
-    if not np.isfinite(oscillation_period(signal, DT)[0]):
-        return None
+def _whole_periods(signal: np.ndarray) -> slice:
+    """The samples from the first to the last upward mid-level crossing of an oscillation."""
     centred = signal - 0.5 * (signal.min() + signal.max())
     up = np.flatnonzero((centred[:-1] < 0) & (centred[1:] >= 0))
     return slice(up[0] + 1, up[-1] + 1)

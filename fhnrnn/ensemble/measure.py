@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fhnrnn.analysis import fixed_points_by_input, leading_complex, translate
+from fhnrnn.analysis import error_summary, fixed_points_by_input, rotation_rates, translate
 from fhnrnn.ensemble.dynamics import (
     ANALYSIS_CURRENTS,
     DT,
@@ -201,10 +201,11 @@ def compare_with_fhn(
 
 
 def _rmse(estimate: np.ndarray, reference: np.ndarray) -> float:
+    """RMSE where the reference is defined; NaN where it is nowhere defined."""
     keep = np.isfinite(reference)
     if not keep.any():
         return float("nan")
-    return float(np.sqrt(np.mean((estimate[keep] - reference[keep]) ** 2)))
+    return error_summary(estimate[keep], reference[keep])["rmse"]
 
 
 def _median(values: np.ndarray) -> float:
@@ -220,8 +221,7 @@ def _closer(rmse_vstar: float, rmse_cycle: float) -> str:
 
 def _frequency_ratio(points: FixedPoints, net_period: np.ndarray) -> np.ndarray:
     """Rotation rate of each point's leading complex pair over the cycle's 2 pi / P (N,)."""
-    lead = leading_complex(points.eigenvalues)
-    return np.abs(np.angle(lead)) / DT / (2 * np.pi / net_period)
+    return rotation_rates(points.eigenvalues, DT)[0] / (2 * np.pi / net_period)
 
 
 def _centroid_distance(
