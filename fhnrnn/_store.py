@@ -91,6 +91,41 @@ def read_tensors(folder: Path, name: str, manifest: dict[str, Any]) -> dict[str,
         raise EntryError(f"{tensor_path}: not a safetensors file ({error})") from error
 
 
+def read_entry(
+    folder: Path, name: str, expected: dict[str, Any], mismatch: str
+) -> tuple[dict[str, Tensor], dict[str, Any]] | None:
+    """Entry ``name`` when its manifest carries the ``expected`` fields; None when absent.
+
+    Returns ``(tensors, manifest)``.
+
+    Raises
+    ------
+    EntryError
+        With the message ``mismatch`` when a field of ``expected`` differs (e.g. the entry was
+        made from other inputs); as :func:`read_manifest` and :func:`read_tensors` otherwise.
+    """
+    manifest = read_manifest(folder, name)
+    if manifest is None:
+        return None
+    if any(manifest.get(field) != value for field, value in expected.items()):
+        raise EntryError(mismatch)
+    return read_tensors(folder, name, manifest), manifest
+
+
+def pop_history(tensors: dict[str, Tensor], source: Path) -> list[float]:
+    """Remove the loss history (a non-empty 1-D tensor) from ``tensors`` and return it.
+
+    Raises
+    ------
+    EntryError
+        If there is none (naming ``source``).
+    """
+    history = tensors.pop("history", None)
+    if history is None or history.ndim != 1 or history.numel() == 0:
+        raise EntryError(f"{source}: the entry holds no loss history")
+    return history.double().tolist()
+
+
 def load_state(model: torch.nn.Module, state: dict[str, Tensor], source: Path) -> None:
     """Copy ``state`` into ``model`` after checking names, shapes and dtypes.
 

@@ -41,7 +41,14 @@ from typing import Any
 import torch
 
 from fhnrnn._paths import project_root
-from fhnrnn._store import EntryError, load_state, read_manifest, read_tensors, write_entry
+from fhnrnn._store import (
+    EntryError,
+    load_state,
+    pop_history,
+    read_entry,
+    read_manifest,
+    write_entry,
+)
 from fhnrnn.models import RNNCell
 from fhnrnn.training import DETERMINISTIC_ALGORITHMS, FitResult
 
@@ -152,29 +159,26 @@ def trained(name: str, model: RNNCell, key: str, train: Callable[[], FitResult])
 
 def _load(name: str, model: RNNCell, key: str) -> FitResult | None:
     folder = artifacts_dir()
-    manifest = read_manifest(folder, name)
-    if manifest is None:
+    entry = read_entry(
+        folder, name, {"key": key, "format": ARTIFACT_FORMAT},
+        f"{folder / name}.json was trained by another version of its recipe (its key "
+        f"differs); the shipped file is kept",
+    )
+    if entry is None:
         warnings.warn(
             f"no shipped network {name!r} in {folder}: training it", ArtifactWarning, stacklevel=4
         )
         return None
-    if manifest.get("key") != key or manifest.get("format") != ARTIFACT_FORMAT:
-        raise EntryError(
-            f"{folder / name}.json was trained by another version of its recipe (its key "
-            f"differs); the shipped file is kept"
-        )
-    tensors = read_tensors(folder, name, manifest)
-    history = tensors.pop("history", None)
-    if history is None or history.ndim != 1 or history.numel() == 0:
-        raise EntryError(f"{folder / name}.safetensors holds no loss history")
+    tensors, manifest = entry
+    history = pop_history(tensors, folder / f"{name}.safetensors")
     state = {k.removeprefix(_STATE_PREFIX): v for k, v in tensors.items()}
     load_state(model, state, folder / f"{name}.safetensors")
     model.eval()
     return FitResult(
         model=model,
-        history=history.double().tolist(),
+        history=history,
         seconds=float(manifest["train_seconds"]),
-        epochs=int(history.numel()),
+        epochs=len(history),
         from_cache=True,
         converged=bool(manifest["converged"]),
         key=key,
@@ -286,14 +290,13 @@ def load_results(name: str, key: str) -> tuple[dict[str, torch.Tensor], dict[str
         return None
     folder = artifacts_dir()
     try:
-        manifest = read_manifest(folder, name)
-        if manifest is None:
+        entry = read_entry(
+            folder, name, {"key": key, "format": ARTIFACT_FORMAT},
+            f"{folder / name}.json was computed from other inputs (its key differs)",
+        )
+        if entry is None:
             raise EntryError(f"no shipped results {name!r} in {folder}")
-        if manifest.get("key") != key or manifest.get("format") != ARTIFACT_FORMAT:
-            raise EntryError(
-                f"{folder / name}.json was computed from other inputs (its key differs)"
-            )
-        return read_tensors(folder, name, manifest), manifest
+        return entry
     except EntryError as error:
         warnings.warn(f"{error}; computing them anew", ArtifactWarning, stacklevel=2)
         return None

@@ -47,7 +47,7 @@ from torch import Tensor
 
 from fhnrnn._paths import cache_dir
 from fhnrnn._progress import progress_bar
-from fhnrnn._store import EntryError, load_state, read_manifest, read_tensors, write_entry
+from fhnrnn._store import EntryError, load_state, pop_history, read_entry, write_entry
 from fhnrnn._validation import finite_positive, non_negative_int, positive_int, real_tensor
 from fhnrnn.models import RNNCell
 
@@ -297,20 +297,18 @@ def _cache_folder() -> Path:
 
 def _load_cached(model: RNNCell, key: str) -> dict[str, Any] | None:
     """Load cached weights into ``model``; return the metadata (with the history), or None."""
+    source = _cache_folder() / f"{key}.safetensors"
     try:
-        meta = read_manifest(_cache_folder(), key)
-        if meta is None:
+        entry = read_entry(_cache_folder(), key, {"key": key, "format": CACHE_FORMAT},
+                           "the metadata belongs to another configuration")
+        if entry is None:
             return None
-        if meta.get("key") != key or meta.get("format") != CACHE_FORMAT:
-            raise EntryError("the metadata belongs to another configuration")
+        tensors, meta = entry
         if not isinstance(meta.get("seconds"), (int, float)):
             raise EntryError("the metadata has no training time")
-        tensors = read_tensors(_cache_folder(), key, meta)
-        history = tensors.pop("history", None)
-        if history is None or history.ndim != 1 or history.numel() == 0:
-            raise EntryError("the entry holds no loss history")
-        load_state(model, tensors, _cache_folder() / f"{key}.safetensors")
-        return {**meta, "history": history.double().tolist()}
+        history = pop_history(tensors, source)
+        load_state(model, tensors, source)
+        return {**meta, "history": history}
     except EntryError as error:  # any unusable cache entry means: retrain
         warnings.warn(
             f"ignoring unusable training cache entry {key[:12]}: {error}; retraining",

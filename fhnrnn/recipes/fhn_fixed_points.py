@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from fhnrnn._paths import cache_dir
-from fhnrnn._store import EntryError, read_manifest, read_tensors, write_entry
+from fhnrnn._store import EntryError, read_entry, write_entry
 from fhnrnn.analysis import fixed_points_by_input
 from fhnrnn.artifacts import load_results, ship_results
 from fhnrnn.fixedpoints import FixedPoints, linearise
@@ -127,12 +127,8 @@ def _stored_form(
 def _read_cache(folder: Path, key: str) -> tuple[dict[str, torch.Tensor], dict] | None:
     """A cached search, or None when there is none or it is unusable (with a warning)."""
     try:
-        manifest = read_manifest(folder, key)
-        if manifest is None:
-            return None
-        if manifest.get("key") != key:
-            raise EntryError(f"{folder / key}.json belongs to another search")
-        return read_tensors(folder, key, manifest), manifest
+        return read_entry(folder, key, {"key": key},
+                          f"{folder / key}.json belongs to another search")
     except EntryError as error:  # an unusable cache entry means: search again
         warnings.warn(f"ignoring unusable cache entry: {error}", stacklevel=3)
         return None
