@@ -4,16 +4,19 @@ The baseline is Golub & Sussillo's FixedPointFinder (Torch) with its defaults, w
 here since the package cannot be installed: Adam on ``q`` (learning rate 1.0) with a plateau
 schedule (factor 0.95, patience 2) on the mean q, ``tol_q = 1e-12``, ``tol_dq = 1e-20``,
 at most 5000 iterations, float32, all starts optimised jointly until every start meets a
-tolerance; then unique points (``q < tol_q``, merged within 1e-3) and their Jacobians and
-eigenvalues, as FixedPointFinder reports them.
+tolerance; then unique points (``q < tol_q``, merged within 1e-3), their Jacobians and their
+eigen-decompositions (FixedPointFinder's ``do_compute_jacobians`` and
+``do_decompose_jacobians`` are on by default).
 
-The engine runs in float64 with ``ENGINE``: ``merge_starts`` (starts that coincide are merged
-as they converge, and only one representative of each point is polished to the rounding
-floor), ``inexact`` Krylov solves, and 20 Adam warm-up steps at rate 0.1.
+The engine runs in float64 with ``ENGINE``: Newton from the starts as given (no Adam
+warm-up), dense Jacobians, ``merge_starts`` (starts that coincide are merged as they
+converge, so each point is polished to the rounding floor once) and ``share_jacobians``
+(Newton on rounds of scouts; the other starts follow the points found by chord steps with
+their factorised Jacobians, and are searched in full only when they do not reach one).
 On the deep ReLU network, where neither finds a point from trajectory starts at one current,
 the engine's time is that of its full set: Newton from 24 trajectory states at each of the
 41 training currents, then every point continued along the currents
-(:func:`fhnrnn.recipes.fhn_rnn_fixed_points`, uncached).
+(the search of :func:`fhnrnn.recipes.fhn_rnn_fixed_points`, run afresh).
 
 Networks:
 
@@ -39,7 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fhnrnn.analysis import rollout_float64
+from fhnrnn.analysis import fixed_points_by_input, rollout_float64
 from fhnrnn.fixedpoints import (
     FixedPoints,
     SearchOptions,
@@ -48,7 +51,7 @@ from fhnrnn.fixedpoints import (
     sample_states,
 )
 from fhnrnn.models import RNNCell, TanhRNN
-from fhnrnn.recipes import fhn_rnn_fixed_points, train_fhn_rnn
+from fhnrnn.recipes import FIXED_POINT_SEARCH, train_fhn_rnn
 from fhnrnn.tasks import fhn_grid, flip_flop, sine_wave
 from fhnrnn.training import fit
 
@@ -56,9 +59,8 @@ N_STARTS = 1024
 NOISE = 0.5
 TOL_Q, TOL_DQ, MAX_ITERS, TOL_UNIQUE = 1e-12, 1e-20, 5000, 1e-3
 PAPER_CURRENT = 1.0
-# merge coinciding starts, inexact Krylov solves, a short Adam warm-up at a larger rate
-ENGINE = SearchOptions(tol_unique=TOL_UNIQUE, merge_starts=True, inexact=True, warmup_iters=20,
-                       lr=0.1)
+ENGINE = SearchOptions(tol_unique=TOL_UNIQUE, warmup_iters=0, linear_solver="dense",
+                       merge_starts=True, share_jacobians=True)
 
 
 @dataclass
@@ -145,8 +147,9 @@ def fpf_baseline(problem: Problem, device: str) -> Outcome:
         q_final = 0.5 * ((cell.step(x_final, u) - x_final) ** 2).sum(dim=1)
     keep = _greedy_unique(x_final[q_final < TOL_Q], q_final[q_final < TOL_Q])
     points = x_final[q_final < TOL_Q][keep]
-    if len(points):  # as FPF decomposes its points
-        jacobians(cell, points, u[: len(points)], dtype=torch.float32)
+    if len(points):  # as FPF characterises its points
+        jac, _ = jacobians(cell, points, u[: len(points)], dtype=torch.float32)
+        np.linalg.eig(jac.astype(np.float32))
     seconds = time.perf_counter() - start
     return _outcome("FPF defaults", seconds, problem, points.double().cpu().numpy())
 
@@ -176,10 +179,15 @@ def engine(problem: Problem, device: str) -> Outcome:
 
 
 def engine_full_set(problem: Problem) -> Outcome:
-    """The notebooks' search over all 41 currents with continuation, its points at I = 1.0."""
+    """The notebooks' search over all 41 currents with continuation, its points at I = 1.0.
+
+    The search of :func:`fhnrnn.recipes.fhn_rnn_fixed_points` run afresh: the recipe itself
+    would load the shipped set.
+    """
     currents, _ = fhn_grid(41, (0.4, 1.4))
     start = time.perf_counter()
-    found = fhn_rnn_fixed_points(problem.run, currents, cache=False, progress=False)
+    found = fixed_points_by_input(problem.run.model, currents, progress=False,
+                                  **FIXED_POINT_SEARCH)
     seconds = time.perf_counter() - start
     at_current = found[np.isclose(found.u[:, 0], PAPER_CURRENT, rtol=0, atol=1e-12)]
     outcome = _from_points("fhnrnn, 41 currents", seconds, at_current)

@@ -957,6 +957,69 @@ def test_merging_starts_finds_the_same_points_with_fewer_polished(solver, inexac
     assert fps.n_converged == plain.n_converged
 
 
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_shared_jacobians_find_every_relu_fixed_point(solver):
+    expected = relu_fixed_points_by_regions()
+    grid = np.stack(np.meshgrid(*[np.linspace(-1, 3, 6)] * 3), axis=-1).reshape(-1, 3)
+    fps = find_fixed_points(relu_map, grid, None, linear_solver=solver, share_jacobians=True,
+                            merge_starts=True, warmup_iters=0, **quiet())
+    assert fps.n_unique == len(expected)
+    for point, unstable, _ in expected:
+        match = int(np.argmin(np.linalg.norm(fps.xstar - point, axis=1)))
+        assert np.linalg.norm(fps.xstar[match] - point) < 1e-13
+        assert fps.n_unstable[match] == unstable
+    assert fps.q.max() < 1e-28
+    assert fps.n_converged + fps.n_failed == fps.n_started == len(grid)
+
+
+def contracting_net(d: int = 12, seed: int = 3):
+    """x -> tanh(W x + b + u) with ||W|| = 0.9: one fixed point, reached from every start.
+
+    Also returns the list of batch sizes the map was differentiated at (Jacobians, Newton's
+    linear models), the costly evaluations: plain evaluations run without grad.
+    """
+    generator = np.random.default_rng(seed)
+    w = generator.normal(size=(d, d))
+    w = torch.as_tensor(0.9 * w / np.linalg.norm(w, 2))
+    b = torch.as_tensor(generator.normal(size=d))
+    rows_differentiated = []
+
+    def step(x, u):
+        if torch.is_grad_enabled():
+            rows_differentiated.append(x.shape[0])
+        return torch.tanh(x @ w.T + b + u)
+
+    return step, rows_differentiated
+
+
+def test_followers_reach_the_point_with_far_fewer_jacobians():
+    step, rows = contracting_net()
+    starts = np.random.default_rng(4).normal(scale=2.0, size=(512, 12))
+    plain = find_fixed_points(step, starts, np.zeros(1), warmup_iters=0, **quiet())
+    plain_rows = sum(rows)
+    rows.clear()
+    shared = find_fixed_points(step, starts, np.zeros(1), warmup_iters=0,
+                               share_jacobians=True, **quiet())
+    assert len(plain) == len(shared) == 1
+    assert shared.n_converged == plain.n_converged == 512
+    np.testing.assert_allclose(shared.xstar, plain.xstar, atol=1e-14)
+    assert shared.q[0] < 1e-30
+    assert sum(rows) < plain_rows / 10
+
+
+def test_starts_follow_only_points_at_their_own_input():
+    step, _ = contracting_net(d=4)
+    inputs = np.repeat([[0.0], [0.3]], 64, axis=0)
+    starts = np.random.default_rng(5).normal(size=(128, 4))
+    shared = find_fixed_points(step, starts, inputs, share_jacobians=True, **quiet())
+    plain = find_fixed_points(step, starts, inputs, **quiet())
+    assert len(shared) == len(plain) == 2 and shared.n_converged == 128
+    order, plain_order = np.argsort(shared.u[:, 0]), np.argsort(plain.u[:, 0])
+    np.testing.assert_allclose(shared.xstar[order], plain.xstar[plain_order], atol=1e-14)
+    with pytest.raises(ValueError, match="share_jacobians"):
+        SearchOptions(share_jacobians="yes")
+
+
 def test_merged_starts_end_in_the_state_of_the_start_they_follow():
     starts = 0.8 + 1e-5 * np.arange(6)[:, None]
     fps = find_fixed_points(tanh_1d, starts, None, merge_starts=True, warmup_iters=0,

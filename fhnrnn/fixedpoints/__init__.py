@@ -10,19 +10,21 @@ and the eigenvalues of the Jacobian ``dF/dx`` at ``x*`` say how the network beha
 :func:`find_fixed_points` searches from many starts at once, each start with its own input.
 Its default method follows a short Adam descent on ``q`` with damped Newton /
 Levenberg-Marquardt steps on the residual ``r(x) = F(x, u) - x`` in float64, so that it
-reaches ``q`` near the rounding floor (about 1e-30 for states of order one; on ReLU networks,
-whose map is linear inside each activation region, a Newton step that stays in its region
-lands on the exact fixed point). The Newton systems ``J_r dx = -r`` are solved either with
-the dense Jacobian (vmapped reverse mode, Householder QR) or matrix-free by GMRES on
+reaches ``q`` near the rounding floor (about 1e-30 for states of order one; on ReLU
+networks, whose map is linear inside each activation region, a Newton step that stays in its
+region lands on the exact fixed point). The Newton systems ``J_r dx = -r`` are solved either
+with the dense Jacobian (vmapped reverse mode, Householder QR) or matrix-free by GMRES on
 Jacobian-vector products (double reverse mode), which needs a few dozen products where the
-dense Jacobian needs d. ``method="adam"`` is the gradient-only procedure of the original
-study and of Golub & Sussillo's FixedPointFinder, kept for comparison. :func:`find_cycles`
-finds periodic orbits as fixed points of the k-fold map; :func:`sample_states` draws starts
-from hidden-state trajectories; :func:`find_fixed_points_along` follows the points found
-along a path of inputs; :func:`continue_branch` follows one branch by pseudo-arclength
-continuation and locates its folds, flips and Neimark-Sacker points;
-:func:`find_fixed_points_piecewise` searches a ReLU map region by region. Every finder takes
-its settings as one :class:`SearchOptions`.
+dense Jacobian needs d. When many starts reach few points, ``share_jacobians=True`` runs
+Newton on rounds of scouts only, and lets every other start follow a point already found by
+chord steps with that point's factorised Jacobian. ``method="adam"`` is the gradient-only
+procedure of the original study and of Golub & Sussillo's FixedPointFinder, kept for
+comparison. :func:`find_cycles` finds periodic orbits as fixed points of the k-fold map;
+:func:`sample_states` draws starts from hidden-state trajectories;
+:func:`find_fixed_points_along` follows the points found along a path of inputs;
+:func:`continue_branch` follows one branch by pseudo-arclength continuation and locates its
+folds, flips and Neimark-Sacker points; :func:`find_fixed_points_piecewise` searches a ReLU
+map region by region. Every finder takes its settings as one :class:`SearchOptions`.
 
 Results come back as :class:`FixedPoints` (or :class:`Cycles`): numpy arrays, saved as
 ``.npz`` without pickle.
@@ -32,8 +34,8 @@ Modules: :mod:`~fhnrnn.fixedpoints.results` (the result classes),
 :mod:`~fhnrnn.fixedpoints.search`, :mod:`~fhnrnn.fixedpoints.cycles` and
 :mod:`~fhnrnn.fixedpoints.continuation` (the finders); the private modules hold the map
 (``_map``), the input checks (``_inputs``), the solvers (``_adam``, ``_newton`` with its linear
-models ``_dense`` and ``_krylov``, driven by ``_solve``) and the merging of duplicates
-(``_unique``).
+models ``_dense`` and ``_krylov``, driven by ``_solve``, and the scouts and followers of
+``_scouts``) and the merging of duplicates (``_unique``).
 """
 
 from fhnrnn.fixedpoints.branch import Bifurcation, Branch, continue_branch

@@ -25,6 +25,13 @@ class Factorisation:
         # solve_triangular reads only the upper triangle, which holds R
         return -torch.linalg.solve_triangular(self.householder, rotated, upper=True).squeeze(-1)
 
+    def inverse(self) -> Tensor:
+        """``J_r^{-1}`` (c, d, d), from the factors; non-finite where ``J_r`` is singular."""
+        c, d, _ = self.householder.shape
+        eye = torch.eye(d, dtype=self.householder.dtype, device=self.householder.device)
+        rotated = torch.ormqr(self.householder, self.tau, eye.expand(c, d, d), transpose=True)
+        return torch.linalg.solve_triangular(self.householder, rotated, upper=True)
+
 
 class DenseModel:
     """``r(x + dx) ~ r + J_r dx`` with the exact Jacobian ``J_r = dF/dx - I`` (c, d, d)."""

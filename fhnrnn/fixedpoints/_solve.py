@@ -12,6 +12,7 @@ from fhnrnn._progress import progress_bar
 from fhnrnn.fixedpoints._adam import adam_phase
 from fhnrnn.fixedpoints._map import Map, chunks, to_numpy
 from fhnrnn.fixedpoints._newton import newton_phase
+from fhnrnn.fixedpoints._scouts import scouted_newton
 from fhnrnn.fixedpoints.options import SearchOptions
 
 
@@ -38,9 +39,8 @@ def run_search(
         x, status, adam_iterations = adam_phase(problem, x, u, adam_budget, settings, bar)
         newton_iterations = 0
         if newton_budget:
-            x, newton_iterations = newton_phase(
-                problem, x, u, status, newton_budget, settings, bar
-            )
+            newton = scouted_newton if settings.share_jacobians else newton_phase
+            x, newton_iterations = newton(problem, x, u, status, newton_budget, settings, bar)
     q = torch.cat([problem.q(x[rows], u[rows]) for rows in chunks(x.shape[0], problem.chunk * 16)])
     converged = torch.isfinite(q) & (q < settings.tol_q)
     return Outcome(x, q, converged, adam_iterations, newton_iterations)

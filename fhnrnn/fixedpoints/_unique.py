@@ -44,6 +44,12 @@ def unique_indices(
     -------
     Tensor of int, shape (K,)
     """
+    if members.shape[0] == 0:
+        return torch.zeros(0, dtype=torch.long, device=members.device)
+    distinct = _first_of_equal_rows(members, groups)
+    if distinct.numel() < members.shape[0]:  # exact copies (merged starts) share one fate
+        kept = unique_indices(members[distinct], groups[distinct], q[distinct], tol, exact)
+        return distinct[kept]
     n = members.shape[0]
     order = torch.argsort(q, stable=True)
     members, groups = members[order], groups[order]
@@ -64,6 +70,16 @@ def unique_indices(
         kept_blocks.append(block_kept)
         kept = torch.cat(kept_blocks)
     return order[kept]
+
+
+def _first_of_equal_rows(members: Tensor, groups: Tensor) -> Tensor:
+    """Index of the first of each set of points equal in every member and group, sorted."""
+    rows = torch.cat([members.reshape(members.shape[0], -1), groups[:, None].to(members)], 1)
+    _, inverse = torch.unique(rows, dim=0, return_inverse=True)
+    first = torch.full((int(inverse.max()) + 1,), rows.shape[0], device=rows.device)
+    first = first.scatter_reduce(0, inverse, torch.arange(rows.shape[0], device=rows.device),
+                                 reduce="amin")
+    return first.sort().values
 
 
 def _near(

@@ -87,6 +87,14 @@ class SearchOptions:
         that start's final state, so each point is driven and polished once. Saves most of
         the work when many starts reach the same few points; a start merged by mistake
         (two points closer than ``tol_unique``) is lost.
+    share_jacobians : bool
+        Newton only: search the starts in rounds. Each round runs Newton on a batch of
+        scouts (16 starts, then twice as many each round); every other start then tries to
+        reach the nearest point found so far by chord steps with that point's factorised
+        Jacobian (one evaluation of F per step), and ends there when it does (within
+        ``tol_unique`` and below ``tol_q``). Saves most of the work when many starts reach
+        few points; costs at most about twice the plain search when each start has its own
+        point. Each point found costs one dense Jacobian and its QR factorisation.
     inexact : bool
         Krylov solver only: solve each Newton system to the relative residual
         ``min(0.1, sqrt(||r||))`` instead of 1e-13 (inexact Newton), so that the iterations
@@ -107,6 +115,7 @@ class SearchOptions:
     grad_clip: float = 1.0
     linear_solver: LinearSolver = "auto"
     merge_starts: bool = False
+    share_jacobians: bool = False
     inexact: bool = False
 
     def __post_init__(self) -> None:
@@ -116,7 +125,7 @@ class SearchOptions:
             raise ValueError(
                 f"linear_solver must be 'auto', 'dense' or 'krylov', got {self.linear_solver!r}"
             )
-        for name in ("merge_starts", "inexact"):
+        for name in ("merge_starts", "share_jacobians", "inexact"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         checked = {

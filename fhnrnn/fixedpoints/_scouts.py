@@ -1,0 +1,181 @@
+"""Scouts and followers: full Newton on a few starts, chord steps for the rest.
+
+When many starts reach few points, driving each start by Newton repeats the same work: a
+Jacobian and a factorisation per start and iteration. Here the starts are searched in
+rounds. Each round runs the full Newton phase on a batch of *scouts* (16 starts, doubling
+every round), and adds their converged points to the *references*, each with the
+factorisation of ``J_r = dF/dx - I`` at the point. Every start still pending then tries to
+*follow* its nearest reference at the same input, by chord steps
+``dx = -J_r(x*)^{-1} r(x)``: one evaluation of F and one solve with a factorisation already
+made, instead of a Jacobian and a factorisation of its own. A start follows x* when its
+chord steps bring it within ``tol_unique`` of x* with ``q < tol_q``; it then ends in the
+state of x* (as a merged start does). A start whose chord steps raise q, or do not end on
+its reference, keeps its state and waits to be a scout.
+
+Every start is thus either searched in full or shown to be in the basin of the chord
+iteration of a point already found; no reported point comes from a chord step. When every
+start leads to a point of its own, the rounds cost at most about twice one Newton phase over
+all starts (the batches double), plus the cheap chord steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from fhnrnn.fixedpoints._dense import Factorisation
+from fhnrnn.fixedpoints._map import Map, chunks, half_squared_norm
+from fhnrnn.fixedpoints._newton import newton_phase
+from fhnrnn.fixedpoints._unique import input_groups, unique_indices
+from fhnrnn.fixedpoints.options import SearchOptions, Status
+
+_FIRST_SCOUTS = 16
+_CHORD_ITERS = 30
+_CONTRACTION = 0.5  # a following start's residual must at least halve at every chord step
+
+
+@dataclass
+class _References:
+    """Points found so far (K, d), their inputs (K, m), and ``J_r^{-1}`` there (K, d, d)."""
+
+    x: Tensor
+    u: Tensor
+    inverse: Tensor
+
+    def chord_steps(self, target: Tensor, r: Tensor, budget: int) -> Tensor:
+        """``-J_r(x*_target)^{-1} r`` for residuals r (n, d), each at its own reference.
+
+        One product with every reference when ``n K d`` entries fit in ``budget``, else one
+        product per reference in use.
+        """
+        n, d = r.shape
+        k = self.x.shape[0]
+        if n * k * d <= budget:
+            every = torch.einsum("kij,nj->nki", self.inverse, r)
+            return -every[torch.arange(n, device=r.device), target]
+        steps = torch.empty_like(r)
+        for index in target.unique().tolist():
+            mine = target == index
+            steps[mine] = -r[mine] @ self.inverse[index].T
+        return steps
+
+
+def scouted_newton(
+    problem: Map,
+    x: Tensor,
+    u: Tensor,
+    adam_status: Tensor,
+    n_iters: int,
+    settings: SearchOptions,
+    bar: tqdm,
+) -> tuple[Tensor, int]:
+    """Newton on rounds of scouts, chord steps for the other starts (see the module).
+
+    Returns the final states (N, d) and the most Newton iterations a round ran.
+    """
+    final = x.clone()
+    pending = adam_status != Status.FAILED
+    references = _empty_references(x, u)
+    bar.reset(total=x.shape[0])
+    bar.update(int((~pending).sum()))
+    silent = tqdm(disable=True)
+    batch, iterations = _FIRST_SCOUTS, 0
+    while bool(pending.any()):
+        scouts = pending.nonzero().squeeze(1)[:batch]
+        states, ran = newton_phase(
+            problem, x[scouts], u[scouts], adam_status[scouts], n_iters, settings, silent
+        )
+        final[scouts], pending[scouts] = states, False
+        iterations = max(iterations, ran)
+        references = _with_new_points(problem, references, states, u[scouts], settings)
+        waiting = pending.nonzero().squeeze(1)
+        followed = _follow(problem, references, x[waiting], u[waiting], settings)
+        hit = followed >= 0
+        final[waiting[hit]] = references.x[followed[hit]]
+        pending[waiting[hit]] = False
+        bar.update(scouts.numel() + int(hit.sum()))
+        bar.set_postfix(points=references.x.shape[0], pending=int(pending.sum()))
+        batch *= 2
+    return final, iterations
+
+
+def _empty_references(x: Tensor, u: Tensor) -> _References:
+    return _References(x[:0], u[:0], x.new_zeros(0, x.shape[1], x.shape[1]))
+
+
+def _with_new_points(
+    problem: Map, references: _References, states: Tensor, u: Tensor, settings: SearchOptions
+) -> _References:
+    """``references`` plus the scouts' converged points that are not yet among them."""
+    q = torch.cat([problem.q(states[rows], u[rows]) for rows in chunks(states.shape[0], 1024)])
+    converged = torch.isfinite(q) & (q < settings.tol_q)
+    x_all = torch.cat([references.x, states[converged]])
+    u_all = torch.cat([references.u, u[converged]])
+    n_old = references.x.shape[0]
+    # the old references rank first (q = -inf), so that they all stay
+    rank = torch.cat([q.new_full((n_old,), -torch.inf), q[converged]])
+    keep = unique_indices(x_all[:, None, :], input_groups(u_all), rank, settings.tol_unique)
+    new = keep[keep >= n_old].sort().values
+    if new.numel() == 0:
+        return references
+    inverse = _inverse_jacobians(problem, x_all[new], u_all[new])
+    return _References(
+        torch.cat([references.x, x_all[new]]),
+        torch.cat([references.u, u_all[new]]),
+        torch.cat([references.inverse, inverse]),
+    )
+
+
+def _inverse_jacobians(problem: Map, x: Tensor, u: Tensor) -> Tensor:
+    """``J_r^{-1} = (dF/dx - I)^{-1}`` at the points x (K, d), by QR, shape (K, d, d)."""
+    eye = torch.eye(problem.d, dtype=x.dtype, device=x.device)
+    inverses = [x.new_zeros(0, problem.d, problem.d)]
+    for rows in chunks(x.shape[0], problem.chunk):
+        _, jac, _ = problem.jacobians(x[rows], u[rows])
+        inverses.append(Factorisation(jac - eye).inverse())
+    return torch.cat(inverses)
+
+
+def _follow(
+    problem: Map, references: _References, x: Tensor, u: Tensor, settings: SearchOptions
+) -> Tensor:
+    """For each start (n, d), the reference it follows by chord steps, or -1, shape (n,).
+
+    A start's steps stop at the first one that does not lower q; it follows its reference
+    once ``q < tol_q`` within ``tol_unique`` of it.
+    """
+    followed = torch.full((x.shape[0],), -1, dtype=torch.long, device=x.device)
+    if references.x.shape[0] == 0 or x.shape[0] == 0:
+        return followed
+    nearest = _nearest_reference(references, x, u)
+    alive = nearest >= 0
+    y = x.clone()
+    q_previous = torch.full_like(y[:, 0], torch.inf)
+    for _ in range(_CHORD_ITERS + 1):
+        rows = alive.nonzero().squeeze(1)
+        if rows.numel() == 0:
+            break
+        residual = problem.evaluate(y[rows], u[rows]) - y[rows]
+        q = half_squared_norm(residual)
+        falling = torch.isfinite(q) & (q < _CONTRACTION**2 * q_previous[rows])
+        target = nearest[rows]
+        arrived = falling & (q < settings.tol_q)
+        arrived &= (y[rows] - references.x[target]).norm(dim=1) <= settings.tol_unique
+        followed[rows[arrived]] = target[arrived]
+        moving = falling & ~arrived
+        alive[rows[~moving]] = False
+        q_previous[rows] = q
+        rows, residual, target = rows[moving], residual[moving], target[moving]
+        y[rows] += references.chord_steps(target, residual, problem.budget)
+    return followed
+
+
+def _nearest_reference(references: _References, x: Tensor, u: Tensor) -> Tensor:
+    """Index of the nearest reference at exactly the same input, -1 where none, shape (n,)."""
+    same_input = (u[:, None, :] == references.u[None, :, :]).all(dim=2)
+    distance = torch.cdist(x, references.x).masked_fill(~same_input, torch.inf)
+    nearest = distance.argmin(dim=1)
+    return torch.where(torch.isfinite(distance.min(dim=1).values), nearest, -1)
