@@ -8,9 +8,16 @@ import numpy as np
 import pytest
 import torch
 
+from fhnrnn.analysis import translate
 from fhnrnn.artifacts import ArtifactWarning
 from fhnrnn.models import GRUAdapter, PaperRNN
-from fhnrnn.recipes import fhn_rnn_fixed_points, train_fhn_rnn
+from fhnrnn.recipes import (
+    BRANCH_CONTINUATION,
+    fhn_rnn_branches,
+    fhn_rnn_fixed_points,
+    train_fhn_rnn,
+)
+from fhnrnn.recipes.fhn_fixed_points import SHIPPED_CURRENTS
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -85,3 +92,35 @@ def test_shipped_fixed_points_load_with_their_jacobians_recomputed(
     np.testing.assert_array_equal(shipped.failed_index, searched.failed_index)
     with pytest.warns(ArtifactWarning, match="computed from other inputs"):
         fhn_rnn_fixed_points(run, currents[:-1], cache=False, progress=False)
+
+
+def test_shipped_branches_pass_every_shipped_point_and_their_bifurcations_change_stability():
+    run = train_fhn_rnn(progress=False)
+    branches = fhn_rnn_branches(run)
+    main = branches[0]
+    low, high = BRANCH_CONTINUATION["u_range"]
+    assert main.u.min() == pytest.approx(low, abs=1e-9)
+    assert main.u.max() == pytest.approx(high, abs=1e-9)
+    points = fhn_rnn_fixed_points(run, SHIPPED_CURRENTS, progress=False)
+    voltages = translate(run.model, points.xstar)[:, 0]
+    for current, voltage in zip(points.u[:, 0], voltages, strict=True):  # on some branch
+        assert any(_passes_near(branch, current, voltage) for branch in branches)
+    for branch in branches:
+        assert branch.leading.shape == (len(branch.u), BRANCH_CONTINUATION["n_leading"])
+        assert np.all(branch.n_unstable >= (np.abs(branch.leading) > 1.0).sum(axis=1))
+        assert np.all(np.diff([event["u"] for event in branch.bifurcations]) >= 0)
+        for event in branch.of_kind("neimark-sacker"):  # a complex pair leaves or enters
+            assert abs(event["modulus"] - 1.0) < 0.05
+
+
+def _passes_near(branch, current, voltage, tol=1e-2):
+    """Whether the branch's (u, v) polyline passes within tol of (current, voltage)."""
+    before, after = branch.u[:-1], branch.u[1:]
+    spans = np.flatnonzero((np.minimum(before, after) <= current)
+                           & (current <= np.maximum(before, after)))
+    for i in spans:
+        weight = 0.0 if after[i] == before[i] else (current - before[i]) / (after[i] - before[i])
+        between = branch.vstar[i] + weight * (branch.vstar[i + 1] - branch.vstar[i])
+        if abs(between - voltage) < tol:
+            return True
+    return False

@@ -25,7 +25,11 @@ NETWORK_FIELDS = (
     "recipe", "seed", "cell", "cell_version", "config", "updates", "train_seconds", "converged",
     "errors", "deterministic_algorithms",
 )  # fmt: skip
-RESULT_FIELDS = ("currents", "search", "search_version", "search_seconds", "scalars")
+RESULT_FIELDS = {
+    "-fixedpoints": ("currents", "search", "search_version", "search_seconds", "scalars"),
+    "-branch": ("continuation", "branch_version", "bifurcations", "stop_reasons",
+                "continuation_seconds"),
+}
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
@@ -35,7 +39,8 @@ def test_every_analysed_network_and_result_is_shipped_by_its_current_recipe(name
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     assert manifest["format"] == ARTIFACT_FORMAT
     assert manifest["key"] == SHIPPED[name], f"{name} was made by another recipe: {REFRESH}"
-    fields = RESULT_FIELDS if name.endswith("-fixedpoints") else NETWORK_FIELDS
+    kind = next((suffix for suffix in RESULT_FIELDS if name.endswith(suffix)), None)
+    fields = NETWORK_FIELDS if kind is None else RESULT_FIELDS[kind]
     missing = [field for field in (*ENVIRONMENT, *fields) if field not in manifest]
     assert not missing, f"{name}.json lacks {missing}"
     blob = (FOLDER / f"{name}.safetensors").read_bytes()

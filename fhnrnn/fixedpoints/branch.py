@@ -35,6 +35,12 @@ __all__ = ["Bifurcation", "Branch", "continue_branch"]
 KINDS = ("fold", "flip", "neimark-sacker", "branch-point")
 _GROW, _SHRINK, _EASY = 1.5, 0.5, 3  # step-size control: easy = at most 3 Newton iterations
 _MAX_CORRECTOR = 8
+# a corrected point farther than this many steps from its prediction has jumped to another
+# part of the curve (another branch), and the step is refused
+_MAX_DEVIATION = 2.0
+# this many reversals of the direction in u on consecutive steps (a genuine S-shaped pair of
+# folds makes at most two) mean the continuation bounces at a corner it cannot pass
+_MAX_REVERSALS = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,8 +175,12 @@ def continue_branch(
     float64, first in the direction of ``u_stop``, through folds, until it leaves the interval
     between ``u_start`` and ``u_stop`` (its last point then lies on the end it crossed), or
     after ``max_steps`` points, or when the step would have to shrink below
-    ``min_step_size``. Bifurcations between consecutive points are detected from the
-    multipliers (see :mod:`fhnrnn.fixedpoints._detect`) and located by bisection.
+    ``min_step_size``, or when it goes back and forth in u on consecutive steps (at a corner
+    of a piecewise-linear map where the branch turns too sharply to follow; those points are
+    dropped). A corrected point more than two steps from its prediction is refused (Newton
+    has jumped to another branch), and the step is halved. Bifurcations between consecutive
+    points are detected from the multipliers (see :mod:`fhnrnn.fixedpoints._detect`) and
+    located by bisection.
 
     Parameters
     ----------
@@ -259,6 +269,7 @@ def _follow(
     """Predictor-corrector steps from ``first`` until the branch leaves ``bounds``."""
     points, events = [first], []
     ds, reason = steps.initial, f"max_steps ({steps.max_steps}) reached"
+    reversals = 0
     while len(points) < steps.max_steps:
         a = points[-1]
         b = _step(curve, a, ds)
@@ -273,6 +284,15 @@ def _follow(
             b = _land(curve, a, b, bounds) or b
         events += [(len(points), event) for event in crossings(curve, a, b, steps.tol_location)]
         points.append(b)
+        reversals = reversals + 1 if _reverses(points) else 0
+        if reversals >= _MAX_REVERSALS:
+            del points[-reversals:]
+            events = [(index, event) for index, event in events if index < len(points)]
+            reason = (
+                f"the branch turns back and forth at u = {points[-1].u:.6g}: a corner of a "
+                "piecewise-linear map that the continuation cannot pass"
+            )
+            break
         if leaving:
             reason = f"left the interval [{bounds[0]:g}, {bounds[1]:g}] at u = {b.u:.6g}"
             break
@@ -281,20 +301,31 @@ def _follow(
     return _branch(points, events, reason)
 
 
+def _reverses(points: list[CurvePoint]) -> bool:
+    """Whether the last step went the other way in u than the one before it."""
+    if len(points) < 3:
+        return False
+    last, before = points[-1].u - points[-2].u, points[-2].u - points[-3].u
+    return last * before < 0
+
+
 def _step(curve: Curve, a: CurvePoint, ds: float) -> CurvePoint | None:
     """The next branch point, ``ds`` along the tangent at ``a``; None when none is found.
 
-    When the corrector fails, the step may have crossed a kink of a piecewise-linear map (a
-    region boundary, where the tangent turns abruptly, by more than a right angle at a
-    fold): the tangent of the region at ``y + ds t``, oriented like the branch, is tried
-    once instead.
+    A correction that ends farther than ``_MAX_DEVIATION * ds`` from the prediction counts as
+    failed: Newton has left for another part of the curve. When the corrector fails, the
+    step may have crossed a kink of a piecewise-linear map (a region boundary, where the
+    tangent turns abruptly, by more than a right angle at a fold): the tangent of the region
+    at ``y + ds t``, oriented like the branch, is tried once instead.
     """
     tangents = [a.tangent]
     while tangents:
         tangent = tangents.pop()
         predicted = a.y + ds * tangent
         corrected = curve.correct(predicted, tangent, float(tangent @ predicted))
-        if corrected is not None:
+        if corrected is not None and (
+            np.linalg.norm(corrected[0] - predicted) <= _MAX_DEVIATION * ds
+        ):
             return curve.point(corrected[0], tangent, a.orientation, corrected[1])
         if tangent is a.tangent:
             _, dg, _ = curve.linearise(predicted)

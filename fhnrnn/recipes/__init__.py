@@ -2,14 +2,21 @@
 
 - :mod:`~fhnrnn.recipes.sine_wave`: the sine-wave generator and its control (notebook 02);
 - :mod:`~fhnrnn.recipes.fhn_voltage`: the study's deep-ReLU network and a GRU trained on the FHN
-  voltage (notebooks 03-05), and :mod:`~fhnrnn.recipes.fhn_fixed_points`, their fixed points at
-  many currents;
+  voltage (notebooks 03-05), :mod:`~fhnrnn.recipes.fhn_fixed_points`, their fixed points at
+  many currents, and :mod:`~fhnrnn.recipes.fhn_branch`, the study cell's branches over
+  0 <= I <= 1.75;
 - :mod:`~fhnrnn.recipes.fhn_flow`: the network trained on the FHN flow (notebook 06).
 
 Each recipe returns its shipped network (:mod:`fhnrnn.artifacts`) when one exists for its
 settings, and trains otherwise.
 """
 
+from fhnrnn.recipes.fhn_branch import (
+    BRANCH_CONTINUATION,
+    BranchSummary,
+    branch_artifact_keys,
+    fhn_rnn_branches,
+)
 from fhnrnn.recipes.fhn_fixed_points import (
     FIXED_POINT_SEARCH,
     SEARCH_VERSION,
@@ -32,15 +39,18 @@ from fhnrnn.recipes.sine_wave import (
 )
 
 __all__ = [
+    "BRANCH_CONTINUATION",
     "FIXED_POINT_SEARCH",
     "FLOW_RECIPE",
     "GRU_RECIPE",
     "RECIPE",
     "SEARCH_VERSION",
     "SINE_RECIPE",
+    "BranchSummary",
     "FHNRNNRun",
     "FlowRun",
     "SineRun",
+    "fhn_rnn_branches",
     "fhn_rnn_fixed_points",
     "shipped_artifacts",
     "train_fhn_flow",
@@ -61,4 +71,5 @@ def shipped_artifacts() -> dict[str, str]:
         **fhn_rnn_artifact_keys(),
         **flow_artifact_keys(),
         **fixed_point_artifact_keys(),
+        **branch_artifact_keys(),
     }
