@@ -133,3 +133,21 @@ def test_a_piecewise_linear_fold_is_turned():
     assert branch.xstar[-1, 0] == pytest.approx(1.5, abs=1e-10)
     assert branch.u[-1] == pytest.approx(0.5, abs=1e-12)
     np.testing.assert_allclose(branch.u, np.abs(branch.xstar[:, 0]) - 1, atol=1e-10)
+
+
+@pytest.mark.parametrize("slope", [1.0, 2.0])
+def test_a_piecewise_linear_fold_is_passed_and_located_at_its_corner(slope):
+    """x -> x + (u - relu(x) - slope relu(-x)) / 2 has the fixed points x = u (x > 0) and
+    x = -u / slope (x < 0), for u >= 0 only: two straight pieces meeting at a right angle or
+    more at the corner (0, 0), a fold of the branch in u."""
+
+    def corner(x, u):
+        return x + 0.5 * (u - torch.relu(x) - slope * torch.relu(-x))
+
+    branch = continue_branch(corner, [[1.0]], 1.0, -1.0, step_size=0.05, max_step_size=0.1)
+    folds = branch.of_kind("fold")
+    assert len(folds) == 1 and len(branch.bifurcations) == 1
+    assert folds[0].u == pytest.approx(0.0, abs=1e-12)
+    assert abs(folds[0].x[0]) < 1e-12
+    assert branch.u.min() >= -1e-12 and branch.u[-1] == pytest.approx(1.0)
+    np.testing.assert_allclose(branch.xstar[-1], [-1.0 / slope], atol=1e-12)

@@ -130,7 +130,10 @@ class Curve:
         """The unit null vector of ``dg`` (d, d+1), oriented, and the sign of ``det([dg; t])``."""
         rhs = np.zeros(self.d + 1)
         rhs[-1] = 1.0
-        tangent = np.linalg.solve(np.vstack([dg, previous]), rhs)
+        try:
+            tangent = np.linalg.solve(np.vstack([dg, previous]), rhs)
+        except np.linalg.LinAlgError:  # the null vector is orthogonal to ``previous``
+            tangent = np.linalg.svd(dg)[2][-1]  # (at a right-angled kink of a PL map)
         tangent /= np.linalg.norm(tangent)
         sign = int(np.linalg.slogdet(np.vstack([dg, tangent]))[0])
         if orientation and sign != orientation:

@@ -15,8 +15,9 @@ Three test functions change at a codimension-one bifurcation of a fixed point of
 Each change is located by bisection on the pseudo-arclength of the step, the point at each
 trial being corrected onto the curve, until the bracket is shorter than ``tol``; the input
 moves by at most that much across the bracket (the tangent has unit length). Where the
-correction fails (past a sharp kink of a piecewise-linear map), the kink is located where
-the straight pieces through the bracket's ends meet.
+correction fails, or the tangent turns by a right angle or more (past a sharp kink of a
+piecewise-linear map), the kink is located where the straight pieces through the bracket's
+ends meet.
 """
 
 from __future__ import annotations
@@ -70,8 +71,13 @@ def _bisect(
     """Points on either side of the change of ``key`` between ``a`` and ``b``.
 
     The trial points lie on the hyperplanes ``t_a . (y - y_a) = s`` for s between 0 and
-    ``t_a . (y_b - y_a)``, each corrected from the chord between the bracket's ends.
+    ``t_a . (y_b - y_a)``, each corrected from the chord between the bracket's ends. When the
+    tangent turns by a right angle or more from a to b, those hyperplanes need not cross the
+    curve between them (they may meet only the two straight pieces of a piecewise-linear
+    map's kink, on either side of it): the kink is then where the two pieces meet.
     """
+    if float(a.tangent @ b.tangent) <= 0.0:  # a turn of a right angle or more: a kink
+        return a, dataclasses.replace(b, y=_vertex(a, b))
     row, origin = a.tangent, float(a.tangent @ a.y)
     lo, hi = (a, 0.0), (b, float(a.tangent @ (b.y - a.y)))
     side = key(a)
