@@ -34,7 +34,8 @@ from fhnrnn.fixedpoints.options import SearchOptions, Status
 
 _FIRST_SCOUTS = 16
 _CHORD_ITERS = 30
-_CONTRACTION = 0.5  # a following start's residual must at least halve at every chord step
+# a following start's residual and distance to the point must at least halve at every step
+_CONTRACTION = 0.5
 
 
 @dataclass
@@ -78,13 +79,14 @@ def scouted_newton(
     """
     final = x.clone()
     pending = adam_status != Status.FAILED
+    tried = torch.full((x.shape[0],), -1, dtype=torch.long, device=x.device)
     references = _empty_references(x, u)
     bar.reset(total=x.shape[0])
     bar.update(int((~pending).sum()))
     silent = tqdm(disable=True)
     batch, iterations = _FIRST_SCOUTS, 0
     while bool(pending.any()):
-        scouts = pending.nonzero().squeeze(1)[:batch]
+        scouts = _spread_out(references, x, u, pending.nonzero().squeeze(1), batch)
         states, ran = newton_phase(
             problem, x[scouts], u[scouts], adam_status[scouts], n_iters, settings, silent
         )
@@ -92,7 +94,11 @@ def scouted_newton(
         iterations = max(iterations, ran)
         references = _with_new_points(problem, references, states, u[scouts], settings)
         waiting = pending.nonzero().squeeze(1)
-        followed = _follow(problem, references, x[waiting], u[waiting], settings)
+        nearest = _nearest_reference(references, x[waiting], u[waiting])[0]
+        fresh = nearest != tried[waiting]  # a start retries only when a nearer point appears
+        waiting, nearest = waiting[fresh], nearest[fresh]
+        tried[waiting] = nearest
+        followed = _follow(problem, references, x[waiting], u[waiting], nearest, settings)
         hit = followed >= 0
         final[waiting[hit]] = references.x[followed[hit]]
         pending[waiting[hit]] = False
@@ -100,6 +106,29 @@ def scouted_newton(
         bar.set_postfix(points=references.x.shape[0], pending=int(pending.sum()))
         batch *= 2
     return final, iterations
+
+
+def _spread_out(
+    references: _References, x: Tensor, u: Tensor, candidates: Tensor, count: int
+) -> Tensor:
+    """``count`` of the ``candidates`` (indices into x), each the farthest from the points so far.
+
+    Greedy farthest-point sampling from the references and the scouts already chosen, at the
+    same input (a start at an input without any point is infinitely far); ties go to the
+    first candidate, so the choice is deterministic.
+    """
+    if candidates.numel() <= count:
+        return candidates
+    points, inputs = x[candidates], u[candidates]
+    distance = _nearest_reference(references, points, inputs)[1]
+    chosen = []
+    for _ in range(count):
+        pick = int(torch.argmax(distance))
+        chosen.append(pick)
+        same_input = (inputs == inputs[pick]).all(dim=1)
+        gap = (points - points[pick]).norm(dim=1).masked_fill(~same_input, torch.inf)
+        distance = torch.minimum(distance, gap)
+    return candidates[torch.as_tensor(chosen, device=x.device)].sort().values
 
 
 def _empty_references(x: Tensor, u: Tensor) -> _References:
@@ -140,42 +169,50 @@ def _inverse_jacobians(problem: Map, x: Tensor, u: Tensor) -> Tensor:
 
 
 def _follow(
-    problem: Map, references: _References, x: Tensor, u: Tensor, settings: SearchOptions
+    problem: Map,
+    references: _References,
+    x: Tensor,
+    u: Tensor,
+    nearest: Tensor,
+    settings: SearchOptions,
 ) -> Tensor:
     """For each start (n, d), the reference it follows by chord steps, or -1, shape (n,).
 
-    A start's steps stop at the first one that does not lower q; it follows its reference
-    once ``q < tol_q`` within ``tol_unique`` of it.
+    The steps use the Jacobian of the start's ``nearest`` reference (-1: none, no steps). They
+    stop at the first that does not shrink both ``||r||`` and the distance to the reference by
+    the factor ``_CONTRACTION``: the chord iteration must contract towards that point from the
+    start on. A start follows its reference once ``q < tol_q`` within ``tol_unique`` of it.
     """
     followed = torch.full((x.shape[0],), -1, dtype=torch.long, device=x.device)
-    if references.x.shape[0] == 0 or x.shape[0] == 0:
-        return followed
-    nearest = _nearest_reference(references, x, u)
     alive = nearest >= 0
     y = x.clone()
     q_previous = torch.full_like(y[:, 0], torch.inf)
+    gap_previous = torch.full_like(y[:, 0], torch.inf)
     for _ in range(_CHORD_ITERS + 1):
         rows = alive.nonzero().squeeze(1)
         if rows.numel() == 0:
             break
         residual = problem.evaluate(y[rows], u[rows]) - y[rows]
         q = half_squared_norm(residual)
-        falling = torch.isfinite(q) & (q < _CONTRACTION**2 * q_previous[rows])
-        target = nearest[rows]
-        arrived = falling & (q < settings.tol_q)
-        arrived &= (y[rows] - references.x[target]).norm(dim=1) <= settings.tol_unique
-        followed[rows[arrived]] = target[arrived]
-        moving = falling & ~arrived
+        gap = (y[rows] - references.x[nearest[rows]]).norm(dim=1)
+        contracting = torch.isfinite(q) & (q < _CONTRACTION**2 * q_previous[rows])
+        contracting &= gap <= _CONTRACTION * gap_previous[rows]
+        arrived = contracting & (q < settings.tol_q) & (gap <= settings.tol_unique)
+        followed[rows[arrived]] = nearest[rows[arrived]]
+        moving = contracting & ~arrived
         alive[rows[~moving]] = False
-        q_previous[rows] = q
-        rows, residual, target = rows[moving], residual[moving], target[moving]
-        y[rows] += references.chord_steps(target, residual, problem.budget)
+        q_previous[rows], gap_previous[rows] = q, gap
+        rows, residual = rows[moving], residual[moving]
+        y[rows] += references.chord_steps(nearest[rows], residual, problem.budget)
     return followed
 
 
-def _nearest_reference(references: _References, x: Tensor, u: Tensor) -> Tensor:
-    """Index of the nearest reference at exactly the same input, -1 where none, shape (n,)."""
+def _nearest_reference(references: _References, x: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:
+    """Index of the nearest reference at exactly the same input (-1 where none) and the
+    distance to it (inf where none), both shape (n,)."""
+    if references.x.shape[0] == 0:
+        return x.new_full((x.shape[0],), -1, dtype=torch.long), x.new_full((x.shape[0],), torch.inf)
     same_input = (u[:, None, :] == references.u[None, :, :]).all(dim=2)
     distance = torch.cdist(x, references.x).masked_fill(~same_input, torch.inf)
-    nearest = distance.argmin(dim=1)
-    return torch.where(torch.isfinite(distance.min(dim=1).values), nearest, -1)
+    gap, nearest = distance.min(dim=1)
+    return torch.where(torch.isfinite(gap), nearest, -1), gap
