@@ -213,3 +213,21 @@ def test_label_groups_refuses_runs_outside_the_design() -> None:
     table = _synthetic_table().assign(init="rot30_60", data="transient")
     with pytest.raises(ValueError, match="outside the design's groups"):
         label_groups(table)
+
+
+def test_the_design_is_read_without_importing_torch_or_matplotlib():
+    """The Snakefile reads the design at every parse, in every job: it must stay cheap."""
+    probe = (
+        "import sys, fhnrnn.ensemble.factors; "
+        "print(sorted({'torch', 'matplotlib'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    import fhnrnn.ensemble as ensemble
+
+    assert ensemble.design is design
+    for name in ensemble.__all__:  # every public name resolves, from its own submodule
+        value = getattr(ensemble, name)
+        assert name.isupper() or value.__module__.startswith("fhnrnn.ensemble.")
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        ensemble.nonsense  # noqa: B018

@@ -12,35 +12,37 @@ The sweep runs on Snakemake (``workflow/Snakefile``), which calls
 ``python -m fhnrnn ensemble run RUN_ID`` once per run (:mod:`~fhnrnn.ensemble.cli`).
 """
 
-from fhnrnn.ensemble.dynamics import (
-    ANALYSIS_CURRENTS,
-    DT,
-    REST_CURRENTS,
-    STUDY_CURRENTS,
-    central_points,
-    fhn_references,
-    free_run,
-    outliers,
-)
-from fhnrnn.ensemble.factors import CELLS, DATA, INITS, RunSpec, design
-from fhnrnn.ensemble.figures import plot_by_group, plot_piecewise, plot_vstar_curves
-from fhnrnn.ensemble.measure import (
-    PERIOD_TOLERANCE,
-    activation_patterns,
-    compare_with_fhn,
-    measure_run,
-)
-from fhnrnn.ensemble.results import (
-    COLUMNS,
-    aggregate,
-    load_arrays,
-    load_table,
-    result_paths,
-    run_member,
-    shipped_results_dir,
-)
-from fhnrnn.ensemble.summary import GROUPS, data_effect, group_summary, label_groups
-from fhnrnn.ensemble.train import TrainedRun, new_cell, parameter_count, train_run
+import importlib
+from typing import Any
+
+# Each public name and the submodule that defines it. The submodules are imported on first
+# use (PEP 562), so that reading the design (``fhnrnn.ensemble.factors``, as the Snakefile
+# does every time Snakemake parses it, in every job) does not import torch and matplotlib.
+_SUBMODULES = {
+    "dynamics": ("ANALYSIS_CURRENTS", "DT", "REST_CURRENTS", "STUDY_CURRENTS", "central_points",
+                 "fhn_references", "free_run", "outliers"),
+    "factors": ("CELLS", "DATA", "INITS", "RunSpec", "design"),
+    "figures": ("plot_by_group", "plot_piecewise", "plot_vstar_curves"),
+    "measure": ("PERIOD_TOLERANCE", "activation_patterns", "compare_with_fhn", "measure_run"),
+    "results": ("COLUMNS", "aggregate", "load_arrays", "load_table", "result_paths",
+                "run_member", "shipped_results_dir"),
+    "summary": ("GROUPS", "data_effect", "group_summary", "label_groups"),
+    "train": ("TrainedRun", "new_cell", "parameter_count", "train_run"),
+}
+_HOME = {name: module for module, names in _SUBMODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOME])
+
 
 __all__ = [
     "ANALYSIS_CURRENTS",

@@ -2,20 +2,23 @@
 
 When many starts reach few points, driving each start by Newton repeats the same work: a
 Jacobian and a factorisation per start and iteration. Here the starts are searched in
-rounds. Each round runs the full Newton phase on a batch of *scouts* (16 starts, doubling
-every round), and adds their converged points to the *references*, each with the
-factorisation of ``J_r = dF/dx - I`` at the point. Every start still pending then tries to
-*follow* its nearest reference at the same input, by chord steps
-``dx = -J_r(x*)^{-1} r(x)``: one evaluation of F and one solve with a factorisation already
-made, instead of a Jacobian and a factorisation of its own. A start follows x* when its
-chord steps bring it within ``tol_unique`` of x* with ``q < tol_q``; it then ends in the
-state of x* (as a merged start does). A start whose chord steps raise q, or do not end on
-its reference, keeps its state and waits to be a scout.
+rounds. Each round runs the full Newton phase on a batch of *scouts* (16 starts, twice as
+many each round, each the pending start farthest from the points found and the scouts
+chosen so far), and adds their converged points to the *references*, each with the inverse
+of ``J_r = dF/dx - I`` there (from its QR factorisation). Every pending start whose nearest
+reference at its input is new then tries to *follow* it by chord steps
+``dx = -J_r(x*)^{-1} r(x)``: one evaluation of F and one matrix product each, instead of a
+Jacobian and a factorisation of its own. A start follows x* when every step at least halves
+both its residual and its distance to x*, and it arrives within ``tol_unique`` of x* with
+``q < tol_q``; it then ends in the state of x* (as a merged start does). Any other start
+keeps its state and waits to be a scout.
 
-Every start is thus either searched in full or shown to be in the basin of the chord
-iteration of a point already found; no reported point comes from a chord step. When every
-start leads to a point of its own, the rounds cost at most about twice one Newton phase over
-all starts (the batches double), plus the cheap chord steps.
+Every start is thus either searched in full or shown to lie where the chord iteration of a
+point already found contracts onto that point; no reported point comes from a chord step.
+(Which of two points a distant start ends on can differ from the plain search: the two
+iterations have different basins.) When every start leads to a point of its own, the
+rounds cost at most about twice one Newton phase over all starts (the batches double), plus
+the chord steps.
 """
 
 from __future__ import annotations

@@ -89,12 +89,14 @@ class SearchOptions:
         (two points closer than ``tol_unique``) is lost.
     share_jacobians : bool
         Newton only: search the starts in rounds. Each round runs Newton on a batch of
-        scouts (16 starts, then twice as many each round); every other start then tries to
-        reach the nearest point found so far by chord steps with that point's factorised
-        Jacobian (one evaluation of F per step), and ends there when it does (within
-        ``tol_unique`` and below ``tol_q``). Saves most of the work when many starts reach
-        few points; costs at most about twice the plain search when each start has its own
-        point. Each point found costs one dense Jacobian and its QR factorisation.
+        scouts (16 starts, then twice as many each round, spread out over the starts);
+        every other start then tries to reach the nearest point found so far by chord steps
+        with that point's inverted Jacobian (one evaluation of F per step), and ends there
+        when the steps contract onto it (residual and distance at least halved at every
+        step, ending within ``tol_unique`` and below ``tol_q``). Saves most of the work when
+        many starts reach few points; costs at most about twice the plain search when each
+        start has its own point. Each point found costs one dense Jacobian and its inverse
+        (d x d). A distant start may end on another point than in the plain search.
     inexact : bool
         Krylov solver only: solve each Newton system to the relative residual
         ``min(0.1, sqrt(||r||))`` instead of 1e-13 (inexact Newton), so that the iterations
