@@ -16,7 +16,7 @@ NBVAL_OUT := build/nbval-outputs
 export OMP_WAIT_POLICY := PASSIVE
 
 .PHONY: setup test unit nbval nbval-portable lint reproduce quick paper clean bench bench-reproduce \
-	browser-test ensemble bench-ensemble
+	browser-test ensemble bench-ensemble bench-piecewise
 
 setup: $(STAMP)
 
@@ -83,9 +83,13 @@ browser-test: $(BROWSER_STAMP)
 		apt-get install -y -qq --no-install-recommends chromium; }
 	$(PY) tests/browser/check_explorers.py --out build/browser
 
-# The fixed-point engine (a few minutes), and the whole regeneration cold and warm (~10 min).
+# The fixed-point engine against FixedPointFinder (a few minutes), the activation-region
+# search's coverage (two minutes), and the whole regeneration cold and warm (~10 min).
 bench: $(STAMP)
 	$(PY) benchmarks/bench_fixedpoints.py
+
+bench-piecewise: $(STAMP)
+	$(PY) benchmarks/bench_piecewise.py
 
 bench-reproduce: $(STAMP)
 	$(PY) benchmarks/bench_reproduce.py --json build/bench_reproduce.json

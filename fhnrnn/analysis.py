@@ -2,7 +2,8 @@
 
 - :func:`fixed_points_by_input` searches the fixed points of a trained cell with the input held
   at each value of a path, from the cell's own trajectories, and follows every point found
-  along the path (:func:`fhnrnn.fixedpoints.find_fixed_points_along`).
+  along the path (:func:`fhnrnn.fixedpoints.find_fixed_points_along`); its starts come from
+  :func:`trajectory_starts`.
 - :func:`translate` maps fixed points (or any states) to the output space with the read-out.
 - :func:`departure_time` and :func:`predicted_departure_time` measure and predict how long a
   trajectory started near an unstable fixed point stays near it.
@@ -44,6 +45,7 @@ __all__ = [
     "rollout_float64",
     "rotation_rates",
     "stability_changes",
+    "trajectory_starts",
     "translate",
 ]
 
@@ -143,17 +145,34 @@ def fixed_points_by_input(
         eigenvalues (sorted by modulus, largest first).
     """
     values = _inputs_2d(inputs, _check_model(model))
-    starts, index = _trajectory_starts(model, values, n_steps, n_per_input)
+    starts, index = trajectory_starts(model, values, n_steps, n_per_input)
     return find_fixed_points_along(model, values, starts, index, **options)
 
 
-def _trajectory_starts(
-    model: RNNCell, values: np.ndarray, n_steps: int, n_per_input: int
+def trajectory_starts(
+    model: RNNCell, inputs: ArrayLike, n_steps: int = 334, n_per_input: int = 4
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``n_per_input`` states evenly spaced along the trajectory at each input (K, m).
+    """Starts for a search: states evenly spaced along the cell's trajectory at each input.
 
-    Returns the starts (K * n_per_input, d) and the input index of each (K * n_per_input,).
+    The trajectory at each input starts from zero and runs ``n_steps`` steps (float64).
+
+    Parameters
+    ----------
+    model : RNNCell
+        The cell (not modified).
+    inputs : array_like, shape (K, m), or (K,) for scalar input
+    n_steps : int
+        Length of each trajectory.
+    n_per_input : int
+        States taken per input, the first and last included.
+
+    Returns
+    -------
+    starts : ndarray, shape (K * n_per_input, d)
+    index : ndarray of int, shape (K * n_per_input,)
+        The row of ``inputs`` of each start.
     """
+    values = _inputs_2d(inputs, _check_model(model))
     n_per_input = positive_int(n_per_input, "n_per_input")
     states, _ = rollout_float64(model, values, n_steps)
     picks = np.linspace(0, n_steps - 1, n_per_input).round().astype(int)

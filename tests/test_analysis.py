@@ -21,6 +21,7 @@ from fhnrnn.analysis import (
     rollout_float64,
     rotation_rates,
     stability_changes,
+    trajectory_starts,
     translate,
 )
 from fhnrnn.fhn import FHN
@@ -60,6 +61,17 @@ def test_fixed_points_by_input_finds_the_unique_point_of_a_contraction() -> None
     np.testing.assert_allclose(
         translate(cell, points.xstar[order]), double.readout(x).detach().numpy(), atol=1e-10
     )
+
+
+def test_trajectory_starts_are_evenly_spaced_states_of_each_input() -> None:
+    cell = contracting_cell()
+    inputs = [0.2, -0.4, 0.9]
+    starts, index = trajectory_starts(cell, inputs, n_steps=10, n_per_input=4)
+    states, _ = rollout_float64(cell, inputs, 10)
+    assert starts.shape == (12, 6) and index.tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    np.testing.assert_array_equal(starts[4:8], states[1, [0, 3, 6, 9]])
+    with pytest.raises(ValueError, match="n_per_input"):
+        trajectory_starts(cell, inputs, n_per_input=0)
 
 
 def test_fixed_points_by_input_rejects_bad_arguments() -> None:
