@@ -29,13 +29,15 @@ Starts: 1024 hidden states of the network's own trajectories plus N(0, 0.5^2) no
 for both finders. Run ``python benchmarks/bench_fixedpoints.py`` (``make bench``;
 ``--only NAME`` for one network, ``--device cuda`` on a GPU). Every network is trained once
 and cached; on the small networks each finder runs ``--repeat`` times (default 3) and its
-fastest run counts. Timings depend on the machine and its load.
+fastest run counts, and a second table shows what ``share_jacobians`` saves there (the engine
+with and without it). Timings depend on the machine and its load.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -170,13 +172,18 @@ def _greedy_unique(x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(kept, dtype=torch.long)
 
 
-def engine(problem: Problem, device: str) -> Outcome:
-    """``find_fixed_points`` in float64 with ``ENGINE``."""
+def engine(problem: Problem, device: str, options: SearchOptions = ENGINE) -> Outcome:
+    """``find_fixed_points`` in float64 with ``options`` (by default ``ENGINE``)."""
     start = time.perf_counter()
     found = find_fixed_points(problem.model, problem.starts, problem.inputs, device=device,
-                              options=ENGINE, progress=False)
+                              options=options, progress=False)
     seconds = time.perf_counter() - start
     return _from_points("fhnrnn", seconds, found)
+
+
+def engine_plain(problem: Problem, device: str) -> Outcome:
+    """The engine with ``ENGINE`` but without ``share_jacobians``: every start searched."""
+    return engine(problem, device, dataclasses.replace(ENGINE, share_jacobians=False))
 
 
 def engine_full_set(problem: Problem) -> Outcome:
@@ -245,6 +252,16 @@ def report(name: str, baseline: Outcome, ours: Outcome, target: float) -> str:
     )
 
 
+def compare_sharing(name: str, baseline: Outcome, plain: Outcome, shared: Outcome) -> str:
+    """A row of the engine without and with ``share_jacobians``: time, points, FPF's lacking."""
+
+    def cell(outcome: Outcome) -> str:
+        return (f"{outcome.seconds:.2f} s, {len(outcome.q)} points, "
+                f"{contained(baseline, outcome)} of FPF's lacking")
+
+    return f"| {name} | {cell(plain)} | {cell(shared)} | {plain.seconds / shared.seconds:.1f} |"
+
+
 BUILDERS = {"flipflop": (flip_flop_problem, 3.0), "sine": (sine_problem, 10.0),
             "paper": (paper_problem, 10.0)}
 
@@ -262,7 +279,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.device}")
     # the first torch.func call imports torch._dynamo (seconds): keep it out of the timings
     find_fixed_points(lambda x, u: torch.tanh(x), [[0.5]], None, progress=False)
-    rows = []
+    rows, sharing = [], []
     for key, (build, target) in BUILDERS.items():
         if args.only and key != args.only:
             continue
@@ -273,11 +290,17 @@ def main() -> None:
             ours = engine_full_set(problem)
         else:
             ours = fastest(engine, problem, args.device, repeat)
+            plain = fastest(engine_plain, problem, args.device, repeat)
+            sharing.append(compare_sharing(problem.name, baseline, plain, ours))
         rows.append(report(problem.name, baseline, ours, target))
     print("\n| network | FPF time | FPF unique (stable) | fhnrnn time | fhnrnn unique (stable) | "
           "max q FPF / fhnrnn | time ratio FPF / fhnrnn | FPF points fhnrnn lacks |")
     print("|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
+    if sharing:
+        print("\n| network | without share_jacobians | with | time ratio |")
+        print("|---|---|---|---|")
+        print("\n".join(sharing))
 
 
 if __name__ == "__main__":

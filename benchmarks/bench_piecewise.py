@@ -20,6 +20,7 @@ import argparse
 import time
 
 import numpy as np
+import torch
 
 from fhnrnn.analysis import trajectory_starts
 from fhnrnn.fixedpoints import FixedPoints, find_fixed_points, find_fixed_points_piecewise
@@ -28,6 +29,7 @@ from fhnrnn.recipes.fhn_fixed_points import SHIPPED_CURRENTS
 
 
 def row(method: str, seconds: float, points: FixedPoints, note: str = "") -> str:
+    """A table row: time, converged starts, unique points and the currents with a point."""
     currents = len(np.unique(points.u[:, 0])) if len(points) else 0
     return (f"| {method} | {seconds:.1f} s | {points.n_converged} of {points.n_started} | "
             f"{len(points)} | {currents} of {len(SHIPPED_CURRENTS)} | {note} |")
@@ -39,6 +41,8 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=50, help="region iterations per start")
     args = parser.parse_args()
     run = train_fhn_rnn(progress=False)
+    # the first torch.func call imports torch._dynamo (seconds): keep it out of the timings
+    find_fixed_points(lambda x, u: torch.tanh(x), [[0.5]], None, progress=False)
     starts, index = trajectory_starts(run.model, SHIPPED_CURRENTS, n_per_input=args.per_current)
     inputs = SHIPPED_CURRENTS[index][:, None]
     shipped = fhn_rnn_fixed_points(run, SHIPPED_CURRENTS, progress=False)

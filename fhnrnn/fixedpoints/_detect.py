@@ -15,9 +15,9 @@ Three test functions change at a codimension-one bifurcation of a fixed point of
 Each change is located by bisection on the pseudo-arclength of the step, the point at each
 trial being corrected onto the curve, until the bracket is shorter than ``tol``; the input
 moves by at most that much across the bracket (the tangent has unit length). Where the
-correction fails, or the tangent turns by a right angle or more (past a sharp kink of a
-piecewise-linear map), the kink is located where the straight pieces through the bracket's
-ends meet.
+correction fails, or the tangent turns by a right angle or more and the straight pieces
+through the bracket's ends meet on the curve (a sharp kink of a piecewise-linear map), the
+kink is located where they meet.
 """
 
 from __future__ import annotations
@@ -74,10 +74,14 @@ def _bisect(
     ``t_a . (y_b - y_a)``, each corrected from the chord between the bracket's ends. When the
     tangent turns by a right angle or more from a to b, those hyperplanes need not cross the
     curve between them (they may meet only the two straight pieces of a piecewise-linear
-    map's kink, on either side of it): the kink is then where the two pieces meet.
+    map's kink, on either side of it): if the lines through a and b along their tangents meet
+    on the curve, that corner is the kink, and is returned at once.
     """
-    if float(a.tangent @ b.tangent) <= 0.0:  # a turn of a right angle or more: a kink
-        return a, dataclasses.replace(b, y=_vertex(a, b))
+    if float(a.tangent @ b.tangent) <= 0.0:  # a turn of a right angle or more
+        vertex = _vertex(a, b)
+        residual = curve.residual(vertex)
+        if 0.5 * float(residual @ residual) < curve.tol_q:  # on the curve: a kink's corner
+            return a, dataclasses.replace(b, y=vertex)
     row, origin = a.tangent, float(a.tangent @ a.y)
     lo, hi = (a, 0.0), (b, float(a.tangent @ (b.y - a.y)))
     side = key(a)

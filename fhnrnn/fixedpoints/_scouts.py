@@ -16,9 +16,9 @@ keeps its state and waits to be a scout.
 Every start is thus either searched in full or shown to lie where the chord iteration of a
 point already found contracts onto that point; no reported point comes from a chord step.
 (Which of two points a distant start ends on can differ from the plain search: the two
-iterations have different basins.) When every start leads to a point of its own, the
-rounds cost at most about twice one Newton phase over all starts (the batches double), plus
-the chord steps.
+iterations have different basins.) When every start leads to a point of its own, each is
+still searched by Newton once, but in about log2(N / 16) rounds one after the other, with
+the chord steps and the choice of scouts on top: then the option only costs time.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ _FIRST_SCOUTS = 16
 _CHORD_ITERS = 30
 # a following start's residual and distance to the point must at least halve at every step
 _CONTRACTION = 0.5
+_PAIRS_AT_ONCE = 2**22  # start-reference distances held at once
 
 
 @dataclass
@@ -125,12 +126,14 @@ def _spread_out(
     points, inputs = x[candidates], u[candidates]
     distance = _nearest_reference(references, points, inputs)[1]
     chosen = []
+    distance = distance.nan_to_num(nan=torch.inf)
     for _ in range(count):
         pick = int(torch.argmax(distance))
         chosen.append(pick)
         same_input = (inputs == inputs[pick]).all(dim=1)
         gap = (points - points[pick]).norm(dim=1).masked_fill(~same_input, torch.inf)
         distance = torch.minimum(distance, gap)
+        distance[pick] = -torch.inf  # chosen: never again, even among exact copies
     return candidates[torch.as_tensor(chosen, device=x.device)].sort().values
 
 
@@ -142,7 +145,8 @@ def _with_new_points(
     problem: Map, references: _References, states: Tensor, u: Tensor, settings: SearchOptions
 ) -> _References:
     """``references`` plus the scouts' converged points that are not yet among them."""
-    q = torch.cat([problem.q(states[rows], u[rows]) for rows in chunks(states.shape[0], 1024)])
+    q = torch.cat([problem.q(states[rows], u[rows])
+                   for rows in chunks(states.shape[0], problem.chunk * 16)])
     converged = torch.isfinite(q) & (q < settings.tol_q)
     x_all = torch.cat([references.x, states[converged]])
     u_all = torch.cat([references.u, u[converged]])
@@ -191,7 +195,7 @@ def _follow(
     y = x.clone()
     q_previous = torch.full_like(y[:, 0], torch.inf)
     gap_previous = torch.full_like(y[:, 0], torch.inf)
-    for _ in range(_CHORD_ITERS + 1):
+    for iteration in range(_CHORD_ITERS + 1):
         rows = alive.nonzero().squeeze(1)
         if rows.numel() == 0:
             break
@@ -205,6 +209,8 @@ def _follow(
         moving = contracting & ~arrived
         alive[rows[~moving]] = False
         q_previous[rows], gap_previous[rows] = q, gap
+        if iteration == _CHORD_ITERS:
+            break
         rows, residual = rows[moving], residual[moving]
         y[rows] += references.chord_steps(nearest[rows], residual, problem.budget)
     return followed
@@ -213,9 +219,14 @@ def _follow(
 def _nearest_reference(references: _References, x: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:
     """Index of the nearest reference at exactly the same input (-1 where none) and the
     distance to it (inf where none), both shape (n,)."""
-    if references.x.shape[0] == 0:
-        return x.new_full((x.shape[0],), -1, dtype=torch.long), x.new_full((x.shape[0],), torch.inf)
-    same_input = (u[:, None, :] == references.u[None, :, :]).all(dim=2)
-    distance = torch.cdist(x, references.x).masked_fill(~same_input, torch.inf)
-    gap, nearest = distance.min(dim=1)
-    return torch.where(torch.isfinite(gap), nearest, -1), gap
+    k = references.x.shape[0]
+    nearest = x.new_full((x.shape[0],), -1, dtype=torch.long)
+    gap = x.new_full((x.shape[0],), torch.inf)
+    if k == 0:
+        return nearest, gap
+    for rows in chunks(x.shape[0], max(1, _PAIRS_AT_ONCE // k)):
+        same_input = (u[rows, None, :] == references.u[None, :, :]).all(dim=2)
+        distance = torch.cdist(x[rows], references.x).masked_fill(~same_input, torch.inf)
+        gap[rows], closest = distance.min(dim=1)
+        nearest[rows] = torch.where(torch.isfinite(gap[rows]), closest, -1)
+    return nearest, gap

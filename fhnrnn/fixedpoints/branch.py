@@ -289,8 +289,9 @@ def _follow(
             del points[-reversals:]
             events = [(index, event) for index, event in events if index < len(points)]
             reason = (
-                f"the branch turns back and forth at u = {points[-1].u:.6g}: a corner of a "
-                "piecewise-linear map that the continuation cannot pass"
+                f"the branch turns back and forth at u = {points[-1].u:.6g}, where the "
+                "continuation cannot follow it (as at too sharp a corner of a "
+                "piecewise-linear map)"
             )
             break
         if leaving:

@@ -94,9 +94,10 @@ class SearchOptions:
         with that point's inverted Jacobian (one evaluation of F per step), and ends there
         when the steps contract onto it (residual and distance at least halved at every
         step, ending within ``tol_unique`` and below ``tol_q``). Saves most of the work when
-        many starts reach few points; costs at most about twice the plain search when each
-        start has its own point. Each point found costs one dense Jacobian and its inverse
-        (d x d). A distant start may end on another point than in the plain search.
+        many starts reach few points, and only costs time when each start has its own point
+        (it is then searched in about log2(N / 16) rounds one after the other). Each point
+        found costs one dense Jacobian and its inverse (d x d). A distant start may end on
+        another point than in the plain search.
     inexact : bool
         Krylov solver only: solve each Newton system to the relative residual
         ``min(0.1, sqrt(||r||))`` instead of 1e-13 (inexact Newton), so that the iterations
@@ -130,6 +131,8 @@ class SearchOptions:
         for name in ("merge_starts", "share_jacobians", "inexact"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.share_jacobians and self.method != "newton":
+            raise ValueError("share_jacobians needs method='newton' (its scouts run Newton)")
         checked = {
             "tol_q": finite_positive(self.tol_q, "tol_q"),
             "tol_unique": finite_positive(self.tol_unique, "tol_unique", allow_zero=True),

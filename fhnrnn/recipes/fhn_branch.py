@@ -7,11 +7,11 @@ follows branches by pseudo-arclength continuation
 03-05 lies on one: first the branch through the point at ``start``, down to the lowest
 current of ``u_range`` and up to the highest; then, while a shipped point lies on no branch
 yet, the branch through the lowest-current such point, both ways. On the deep ReLU network
-this takes minutes on two cores (the branch bends at every activation-region boundary), so
-the branches of a shipped network are shipped beside it (``artifacts/<network>-branch``) as
-what the notebook reads: the current, the read-out voltage, the number of unstable
-multipliers and the leading multipliers at each point, and every bifurcation; not the
-256-dimensional states.
+this takes about a minute on one core (the branch bends at every activation-region
+boundary), so the branches of a shipped network are shipped beside it
+(``artifacts/<network>-branch``) as what the notebook reads: the current, the read-out
+voltage, the number of unstable multipliers and the leading multipliers at each point, and
+every bifurcation; not the 256-dimensional states.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from fhnrnn.recipes.fhn_voltage import FHNRNNRun, fhn_rnn_artifact_keys
 __all__ = ["BRANCH_CONTINUATION", "BranchSummary", "branch_artifact_keys", "fhn_rnn_branches"]
 
 # Part of the branch keys: raise it when a change to the continuation changes its results.
-BRANCH_VERSION = 1
+BRANCH_VERSION = 2
 BRANCH_CONTINUATION = {
     "u_range": [0.0, 1.75],
     "start": 1.0,  # a current of SHIPPED_CURRENTS
@@ -62,7 +62,8 @@ class BranchSummary:
         The k multipliers of largest modulus, largest first.
     bifurcations : tuple of dict
         ``kind``, ``u``, ``vstar``, ``modulus`` and ``angle`` (of the critical multiplier),
-        in increasing u.
+        and ``unstable``, the unstable multipliers at the branch points either side of it
+        (in the order followed), in increasing u.
     stop_reasons : tuple of str
         Why the downward and the upward leg ended.
     seconds : float
@@ -162,7 +163,10 @@ def _passes(model: torch.nn.Module, legs: tuple[Branch, Branch, float], point: F
 def _summary(run: FHNRNNRun, down: Branch, up: Branch, seconds: float) -> BranchSummary:
     xstar = np.concatenate([down.xstar[::-1], up.xstar[1:]])
     eigenvalues = np.concatenate([down.eigenvalues[::-1], up.eigenvalues[1:]])
-    events = sorted((*down.bifurcations, *up.bifurcations), key=lambda event: event.u)
+    events = sorted(
+        ((event, leg) for leg in (down, up) for event in leg.bifurcations),
+        key=lambda pair: pair[0].u,
+    )
     return BranchSummary(
         u=np.concatenate([down.u[::-1], up.u[1:]]),
         vstar=translate(run.model, xstar)[:, 0],
@@ -175,8 +179,9 @@ def _summary(run: FHNRNNRun, down: Branch, up: Branch, seconds: float) -> Branch
                 "vstar": float(translate(run.model, event.x[None])[0, 0]),
                 "modulus": float(abs(event.critical)),
                 "angle": float(np.angle(event.critical)),
+                "unstable": leg.n_unstable[event.index - 1 : event.index + 1].tolist(),
             }
-            for event in events
+            for event, leg in events
         ),
         stop_reasons=(down.stop_reason, up.stop_reason),
         seconds=seconds,
