@@ -53,6 +53,18 @@ def test_fold_pair_is_passed_and_located(s_curve):
         assert abs(event.critical - 1.0) < 1e-6
 
 
+def test_long_steps_do_not_jump_from_one_sheet_of_the_s_curve_to_another():
+    """With steps of 0.6 the corrector converges onto the far sheet from some predictions;
+    those corrections are refused, so the branch still passes both folds."""
+    branch = continue_branch(cubic, [[1.3]], 0.8, -0.8, step_size=0.6, max_step_size=0.6)
+    folds = branch.of_kind("fold")
+    np.testing.assert_allclose([event.u for event in folds], [-FOLD_U, FOLD_U], atol=LOCATED)
+    x = branch.xstar[:, 0]
+    np.testing.assert_allclose(branch.u, x**3 - x, atol=1e-10)
+    steps = np.linalg.norm(np.diff(np.column_stack([x, branch.u]), axis=0), axis=1)
+    assert steps.max() <= 2 * 0.6 + 0.6  # no correction ended more than two steps away
+
+
 def test_the_branch_lies_on_the_s_curve_and_ends_on_the_far_side(s_curve):
     x = s_curve.xstar[:, 0]
     np.testing.assert_allclose(s_curve.u, x**3 - x, atol=1e-10)
