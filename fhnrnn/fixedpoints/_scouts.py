@@ -44,10 +44,12 @@ _PAIRS_AT_ONCE = 2**22  # start-reference distances held at once
 
 @dataclass
 class _References:
-    """Points found so far (K, d), their inputs (K, m), and ``J_r^{-1}`` there (K, d, d)."""
+    """Points found so far (K, d), the input group of each (K,; labels of
+    :func:`~fhnrnn.fixedpoints._unique.input_groups` over all starts), and ``J_r^{-1}`` there
+    (K, d, d)."""
 
     x: Tensor
-    u: Tensor
+    groups: Tensor
     inverse: Tensor
 
     def chord_steps(self, target: Tensor, r: Tensor, budget: int) -> Tensor:
@@ -82,23 +84,26 @@ def scouted_newton(
     Returns the final states (N, d) and the most Newton iterations a round ran.
     """
     final = x.clone()
+    groups = input_groups(u)  # starts share a label when their inputs are exactly equal
     pending = adam_status != Status.FAILED
     tried = torch.full((x.shape[0],), -1, dtype=torch.long, device=x.device)
-    references = _empty_references(x, u)
+    references = _empty_references(x, groups)
     bar.reset(total=x.shape[0])
     bar.update(int((~pending).sum()))
     silent = tqdm(disable=True)
     batch, iterations = _FIRST_SCOUTS, 0
     while bool(pending.any()):
-        scouts = _spread_out(references, x, u, pending.nonzero().squeeze(1), batch)
+        scouts = _spread_out(references, x, groups, pending.nonzero().squeeze(1), batch)
         states, ran = newton_phase(
             problem, x[scouts], u[scouts], adam_status[scouts], n_iters, settings, silent
         )
         final[scouts], pending[scouts] = states, False
         iterations = max(iterations, ran)
-        references = _with_new_points(problem, references, states, u[scouts], settings)
+        references = _with_new_points(
+            problem, references, states, u[scouts], groups[scouts], settings
+        )
         waiting = pending.nonzero().squeeze(1)
-        nearest = _nearest_reference(references, x[waiting], u[waiting])[0]
+        nearest = _nearest_reference(references, x[waiting], groups[waiting])[0]
         fresh = nearest != tried[waiting]  # a start retries only when a nearer point appears
         waiting, nearest = waiting[fresh], nearest[fresh]
         tried[waiting] = nearest
@@ -113,7 +118,7 @@ def scouted_newton(
 
 
 def _spread_out(
-    references: _References, x: Tensor, u: Tensor, candidates: Tensor, count: int
+    references: _References, x: Tensor, groups: Tensor, candidates: Tensor, count: int
 ) -> Tensor:
     """``count`` of the ``candidates`` (indices into x), each the farthest from the points so far.
 
@@ -123,44 +128,49 @@ def _spread_out(
     """
     if candidates.numel() <= count:
         return candidates
-    points, inputs = x[candidates], u[candidates]
-    distance = _nearest_reference(references, points, inputs)[1]
+    points, labels = x[candidates], groups[candidates]
+    distance = _nearest_reference(references, points, labels)[1].nan_to_num(nan=torch.inf)
     chosen = []
-    distance = distance.nan_to_num(nan=torch.inf)
     for _ in range(count):
         pick = int(torch.argmax(distance))
         chosen.append(pick)
-        same_input = (inputs == inputs[pick]).all(dim=1)
-        gap = (points - points[pick]).norm(dim=1).masked_fill(~same_input, torch.inf)
+        gap = (points - points[pick]).norm(dim=1).masked_fill(labels != labels[pick], torch.inf)
         distance = torch.minimum(distance, gap)
         distance[pick] = -torch.inf  # chosen: never again, even among exact copies
     return candidates[torch.as_tensor(chosen, device=x.device)].sort().values
 
 
-def _empty_references(x: Tensor, u: Tensor) -> _References:
-    return _References(x[:0], u[:0], x.new_zeros(0, x.shape[1], x.shape[1]))
+def _empty_references(x: Tensor, groups: Tensor) -> _References:
+    return _References(x[:0], groups[:0], x.new_zeros(0, x.shape[1], x.shape[1]))
 
 
 def _with_new_points(
-    problem: Map, references: _References, states: Tensor, u: Tensor, settings: SearchOptions
+    problem: Map,
+    references: _References,
+    states: Tensor,
+    u: Tensor,
+    groups: Tensor,
+    settings: SearchOptions,
 ) -> _References:
-    """``references`` plus the scouts' converged points that are not yet among them."""
+    """``references`` plus the scouts' converged points (states (n, d) at inputs u (n, m), in
+    input groups (n,)) that are not yet among them."""
     q = torch.cat([problem.q(states[rows], u[rows])
                    for rows in chunks(states.shape[0], problem.chunk * 16)])
     converged = torch.isfinite(q) & (q < settings.tol_q)
     x_all = torch.cat([references.x, states[converged]])
-    u_all = torch.cat([references.u, u[converged]])
+    groups_all = torch.cat([references.groups, groups[converged]])
     n_old = references.x.shape[0]
     # the old references rank first (q = -inf), so that they all stay
     rank = torch.cat([q.new_full((n_old,), -torch.inf), q[converged]])
-    keep = unique_indices(x_all[:, None, :], input_groups(u_all), rank, settings.tol_unique)
+    keep = unique_indices(x_all[:, None, :], groups_all, rank, settings.tol_unique)
     new = keep[keep >= n_old].sort().values
     if new.numel() == 0:
         return references
-    inverse = _inverse_jacobians(problem, x_all[new], u_all[new])
+    scouts = new - n_old  # rows of the converged scouts
+    inverse = _inverse_jacobians(problem, x_all[new], u[converged][scouts])
     return _References(
         torch.cat([references.x, x_all[new]]),
-        torch.cat([references.u, u_all[new]]),
+        torch.cat([references.groups, groups_all[new]]),
         torch.cat([references.inverse, inverse]),
     )
 
@@ -216,17 +226,19 @@ def _follow(
     return followed
 
 
-def _nearest_reference(references: _References, x: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:
-    """Index of the nearest reference at exactly the same input (-1 where none) and the
-    distance to it (inf where none), both shape (n,)."""
+def _nearest_reference(
+    references: _References, x: Tensor, groups: Tensor
+) -> tuple[Tensor, Tensor]:
+    """For points x (n, d) in input groups (n,): the index of the nearest reference in the
+    same group (-1 where none) and the distance to it (inf where none), both shape (n,)."""
     k = references.x.shape[0]
     nearest = x.new_full((x.shape[0],), -1, dtype=torch.long)
     gap = x.new_full((x.shape[0],), torch.inf)
     if k == 0:
         return nearest, gap
     for rows in chunks(x.shape[0], max(1, _PAIRS_AT_ONCE // k)):
-        same_input = (u[rows, None, :] == references.u[None, :, :]).all(dim=2)
-        distance = torch.cdist(x[rows], references.x).masked_fill(~same_input, torch.inf)
+        other_input = groups[rows, None] != references.groups[None, :]
+        distance = torch.cdist(x[rows], references.x).masked_fill(other_input, torch.inf)
         gap[rows], closest = distance.min(dim=1)
         nearest[rows] = torch.where(torch.isfinite(gap[rows]), closest, -1)
     return nearest, gap
