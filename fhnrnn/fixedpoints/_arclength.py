@@ -67,6 +67,11 @@ class Curve:
         x, u = self._tensors(y)
         return (self.problem.evaluate(x, u) - x)[0].cpu().double().numpy()
 
+    def q(self, y: np.ndarray) -> float:
+        """``1/2 ||G(y)||^2``: below ``tol_q``, y lies on the curve."""
+        residual = self.residual(y)
+        return 0.5 * float(residual @ residual)
+
     def linearise(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``G(y)`` (d,), ``DG(y) = [dF/dx - I, dF/du]`` (d, d+1) and ``dF/dx`` (d, d)."""
         x, u = self._tensors(y)
@@ -95,9 +100,7 @@ class Curve:
                 return None
             y = y + dy
             if np.linalg.norm(dy) <= _STEP_TOL * (1.0 + np.linalg.norm(y)):
-                residual = self.residual(y)
-                q = 0.5 * float(residual @ residual)
-                return (y, iteration) if q < self.tol_q else None
+                return (y, iteration) if self.q(y) < self.tol_q else None
         return None
 
     def point(

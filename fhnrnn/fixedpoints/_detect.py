@@ -79,8 +79,7 @@ def _bisect(
     """
     if float(a.tangent @ b.tangent) <= 0.0:  # a turn of a right angle or more
         vertex = _vertex(a, b)
-        residual = curve.residual(vertex)
-        if 0.5 * float(residual @ residual) < curve.tol_q:  # on the curve: a kink's corner
+        if curve.q(vertex) < curve.tol_q:  # on the curve: a kink's corner
             return a, dataclasses.replace(b, y=vertex)
     row, origin = a.tangent, float(a.tangent @ a.y)
     lo, hi = (a, 0.0), (b, float(a.tangent @ (b.y - a.y)))
