@@ -34,11 +34,19 @@ import math
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fhnrnn._validation import finite_positive, non_negative_int, positive_int
+from fhnrnn.fixedpoints.relu import ReLUStack
+from fhnrnn.fixedpoints.torch_cells import (
+    check_single_layer,
+    gru_map,
+    lstm_map,
+    recurrent_step,
+    rnn_map,
+)
 
 __all__ = [
     "GRUAdapter",
@@ -408,6 +416,28 @@ class PaperRNN(RNNCell):
             h = torch.relu(layer(h))
         return h
 
+    def relu_stack(self) -> ReLUStack:
+        """The cell as a stack of ReLU layers (float64 copies), for the exact fixed-point route.
+
+        ``h_0 = x + W_in u + b_in``, ``h_l = relu(W_l h_{l-1} + b_l)``, ``F = h_L``: see
+        :class:`fhnrnn.fixedpoints.ReLUStack`.
+        """
+
+        def numpy(tensor: Tensor) -> np.ndarray:
+            return tensor.detach().to(device="cpu", dtype=torch.float64).numpy().copy()
+
+        d, m = self.hidden_size, self.input_size
+        return ReLUStack(
+            state_in=np.eye(d),
+            input_in=numpy(self.input_layer.weight),
+            bias_in=numpy(self.input_layer.bias),
+            weights=tuple(numpy(layer.weight) for layer in self.hidden_layers),
+            biases=tuple(numpy(layer.bias) for layer in self.hidden_layers),
+            state_out=np.eye(d),
+            input_out=np.zeros((d, m)),
+            bias_out=np.zeros(d),
+        )
+
     def _readout(self, x: Tensor) -> Tensor:
         return self.output_layer(x)
 
@@ -493,17 +523,7 @@ class TanhRNN(RNNCell):
 def _check_recurrent_module(module: nn.Module, kind: type[nn.RNNBase], name: str) -> None:
     if not isinstance(module, kind):
         raise ValueError(f"{name} must be a torch.nn.{kind.__name__}, got {type(module).__name__}")
-    _check_single_layer(module, name)
-
-
-def _check_single_layer(module: nn.RNNBase, name: str) -> None:
-    if module.num_layers != 1 or module.bidirectional:
-        raise ValueError(
-            f"{name} must be a single-layer, unidirectional {type(module).__name__}, got "
-            f"num_layers={module.num_layers}, bidirectional={module.bidirectional}"
-        )
-    if getattr(module, "proj_size", 0):
-        raise ValueError(f"{name} must have proj_size=0, got {module.proj_size}")
+    check_single_layer(module, name)
 
 
 def _check_readout(readout: nn.Module, hidden_size: int) -> None:
@@ -511,87 +531,6 @@ def _check_readout(readout: nn.Module, hidden_size: int) -> None:
         raise ValueError(
             f"readout must be a torch.nn.Linear with in_features={hidden_size}, got {readout!r}"
         )
-
-
-_Recurrent = nn.RNNBase | nn.RNNCellBase
-
-
-def _affine_parts(module: _Recurrent, x: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:
-    """``W_ih u + b_ih`` and ``W_hh h + b_hh`` of a single-layer module or a cell."""
-    suffix = "_l0" if isinstance(module, nn.RNNBase) else ""
-    weight_ih, weight_hh = (getattr(module, f"weight_{part}{suffix}") for part in ("ih", "hh"))
-    bias_ih, bias_hh = (
-        (getattr(module, f"bias_{part}{suffix}") for part in ("ih", "hh"))
-        if module.bias
-        else (None, None)
-    )
-    h = x[..., : module.hidden_size]
-    return F.linear(u, weight_ih, bias_ih), F.linear(h, weight_hh, bias_hh)
-
-
-def _rnn_map(module: nn.RNN | nn.RNNCell, x: Tensor, u: Tensor) -> Tensor:
-    """``h' = act(W_ih u + b_ih + W_hh h + b_hh)``, act = tanh or relu."""
-    from_input, from_state = _affine_parts(module, x, u)
-    activation = torch.tanh if module.nonlinearity == "tanh" else torch.relu
-    return activation(from_input + from_state)
-
-
-def _gru_map(module: nn.GRU | nn.GRUCell, x: Tensor, u: Tensor) -> Tensor:
-    """One GRU step in PyTorch's gate convention (see :class:`GRUAdapter`)."""
-    from_input, from_state = _affine_parts(module, x, u)
-    in_r, in_z, in_n = from_input.chunk(3, dim=-1)
-    hid_r, hid_z, hid_n = from_state.chunk(3, dim=-1)
-    reset = torch.sigmoid(in_r + hid_r)
-    update = torch.sigmoid(in_z + hid_z)
-    candidate = torch.tanh(in_n + reset * hid_n)
-    return candidate + update * (x - candidate)
-
-
-def _lstm_map(module: nn.LSTM | nn.LSTMCell, x: Tensor, u: Tensor) -> Tensor:
-    """One LSTM step on ``x = [h, c]`` (see :class:`LSTMAdapter`), returning ``[h', c']``."""
-    from_input, from_state = _affine_parts(module, x, u)
-    in_gate, forget_gate, cell_gate, out_gate = (from_input + from_state).chunk(4, dim=-1)
-    c = x[..., module.hidden_size :]
-    c_next = torch.sigmoid(forget_gate) * c + torch.sigmoid(in_gate) * torch.tanh(cell_gate)
-    h_next = torch.sigmoid(out_gate) * torch.tanh(c_next)
-    return torch.cat([h_next, c_next], dim=-1)
-
-
-_MAPS: tuple[tuple[tuple[type[nn.Module], ...], Callable[[Any, Tensor, Tensor], Tensor]], ...] = (
-    ((nn.RNN, nn.RNNCell), _rnn_map),
-    ((nn.GRU, nn.GRUCell), _gru_map),
-    ((nn.LSTM, nn.LSTMCell), _lstm_map),
-)
-
-
-def recurrent_step(module: _Recurrent) -> Callable[[Tensor, Tensor], Tensor]:
-    """The hidden-state map ``step(x, u)`` of a bare torch recurrent module or cell.
-
-    Torch calls these modules input first (``cell(u, h)``); the returned function takes the
-    state first, as the fixed-point engine does, and is written out from the module's own
-    parameters (read at each call), so it runs under ``torch.func`` and in the module's dtype.
-
-    Parameters
-    ----------
-    module : torch.nn.RNN, GRU, LSTM, RNNCell, GRUCell or LSTMCell
-        A cell, or a single-layer, unidirectional module (an LSTM without projection).
-
-    Returns
-    -------
-    callable
-        ``step(x, u) -> x_next`` with ``x`` of shape (B, d), ``u`` of shape (B, m) and
-        ``d = hidden_size``, or ``d = 2 * hidden_size`` for an LSTM, whose state is
-        ``[h, c]`` flattened to one vector (as in :class:`LSTMAdapter`).
-    """
-    for kinds, map_ in _MAPS:
-        if isinstance(module, kinds):
-            if isinstance(module, nn.RNNBase):
-                _check_single_layer(module, "module")
-            return lambda x, u: map_(module, x, u)
-    raise ValueError(
-        "module must be a torch.nn.RNN, GRU, LSTM, RNNCell, GRUCell or LSTMCell, "
-        f"got {type(module).__name__}"
-    )
 
 
 def _default_recurrent_module(
@@ -686,7 +625,7 @@ class RNNAdapter(_RecurrentModuleAdapter):
         Read-out with ``in_features == H``; p = ``out_features``.
     """
 
-    module_type, _name, _map = nn.RNN, "rnn", staticmethod(_rnn_map)
+    module_type, _name, _map = nn.RNN, "rnn", staticmethod(rnn_map)
 
     def config(self) -> dict[str, Any]:
         """Sizes, bias flags and the nonlinearity (JSON-serialisable)."""
@@ -716,7 +655,7 @@ class GRUAdapter(_RecurrentModuleAdapter):
         Read-out with ``in_features == H``; p = ``out_features``.
     """
 
-    module_type, _name, _map = nn.GRU, "gru", staticmethod(_gru_map)
+    module_type, _name, _map = nn.GRU, "gru", staticmethod(gru_map)
 
 
 class LSTMAdapter(_RecurrentModuleAdapter):
@@ -739,7 +678,7 @@ class LSTMAdapter(_RecurrentModuleAdapter):
         Read-out of h with ``in_features == H``; p = ``out_features``.
     """
 
-    module_type, _name, _map = nn.LSTM, "lstm", staticmethod(_lstm_map)
+    module_type, _name, _map = nn.LSTM, "lstm", staticmethod(lstm_map)
 
     def __init__(self, module: nn.LSTM, readout: nn.Linear) -> None:
         super().__init__(module, readout)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from fhnrnn.models import recurrent_step
+from fhnrnn.fixedpoints.torch_cells import recurrent_step
 
 StepFunction = Callable[[Tensor, Tensor], Tensor]
 
