@@ -18,6 +18,7 @@ never imports the cells; the cells import this protocol.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -150,6 +151,26 @@ class ReLUStack:
         """
         return np.concatenate([z[0] > 0 for z in self.preactivations(x[None], u[None])])
 
+    def preactivation_maps(self, pattern: np.ndarray) -> list[np.ndarray]:
+        """Each layer's pre-activations as an affine map of ``(x, u, 1)`` on a pattern's region.
+
+        Parameters
+        ----------
+        pattern : ndarray of bool, shape (n_1 + ... + n_L,)
+
+        Returns
+        -------
+        list of ndarray, shapes (n_l, d + m + 1)
+            ``z_l = maps[l] @ [x, u, 1]`` on the region.
+        """
+        linear = np.hstack([self.state_in, self.input_in, self.bias_in[:, None]])
+        maps = []
+        for on, weight, bias in zip(self.split(pattern), self.weights, self.biases, strict=True):
+            maps.append(weight @ linear)
+            maps[-1][:, -1] += bias
+            linear = maps[-1] * on[:, None]
+        return maps
+
     def affine_piece(self, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``F = A x + B u + c`` on the region of an activation pattern.
 
@@ -163,14 +184,19 @@ class ReLUStack:
         B : ndarray, shape (d, m)
         c : ndarray, shape (d,)
         """
-        linear = np.hstack([self.state_in, self.input_in, self.bias_in[:, None]])
-        for on, weight, bias in zip(self.split(pattern), self.weights, self.biases, strict=True):
-            linear = weight @ linear
-            linear[:, -1] += bias
-            linear *= on[:, None]
-        out = self.state_out @ linear
+        last = self.preactivations_maps_last(pattern)
         d, m = self.state_size, self.input_size
-        return out[:, :d], out[:, d : d + m] + self.input_out, out[:, -1] + self.bias_out
+        return last[:, :d], last[:, d : d + m] + self.input_out, last[:, -1] + self.bias_out
+
+    def preactivations_maps_last(self, pattern: np.ndarray) -> np.ndarray:
+        """``R h_L`` as an affine map of ``(x, u, 1)`` on a pattern's region, (d, d + m + 1)."""
+        last = self.preactivation_maps(pattern)[-1] * self.split(pattern)[-1][:, None]
+        return self.state_out @ last
+
+    @cached_property
+    def closing(self) -> np.ndarray:
+        """``W_1 P R`` (n_1, n_L): the way from the last layer through the state to the first."""
+        return self.weights[0] @ self.state_in @ self.state_out
 
     def split(self, pattern: np.ndarray) -> list[np.ndarray]:
         """A flat pattern (n_1 + ... + n_L,) cut into the layers' parts (n_l,)."""

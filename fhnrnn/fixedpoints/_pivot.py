@@ -1,0 +1,381 @@
+"""Pivoting along the solution curve of a ReLU stack with one free parameter.
+
+The curve is ``{y = (x, theta) : r(y) = 0}`` with ``r`` the residual of
+:class:`ParameterisedStack`, piecewise affine in ``y``. On an activation region ``r(y) = J y + k``
+with a constant ``J`` (d x (d+1)), so the curve there is a straight segment along the null
+vector of J, and it ends where the first pre-activation reaches zero (a ratio test). Across
+that facet one unit flips and J changes by a rank-one term ``alpha a b^T``; the null vector of
+the new J comes from the inverse ``N`` of the bordered matrix ``M = [J; g^T]`` (g: the previous
+direction), kept by Sherman-Morrison updates in O(d^2) instead of a fresh O(L H^3)
+composition. Each vertex is corrected back onto the curve with N, and N is refreshed from a
+fresh composition whenever ``J v`` drifts from zero.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import combinations
+
+import numpy as np
+from scipy.linalg.blas import dger
+
+from fhnrnn.fixedpoints.relu import ReLUStack
+
+_DRIFT = 1e-9  # refresh N when |J v| / (|J| |v|) exceeds this
+_TIE = 1e-10  # units reaching zero within this fraction of the scale of one another: a tie
+_MAX_TIE = 3  # ties of more units are not resolved
+_REBORDER = 0.5  # the border row follows the direction once their cosine falls below this
+
+
+class End(enum.Enum):
+    """Why a trace stopped; ``End.X.message`` says it in words."""
+
+    PARAMETER = "reached an end of the parameter interval"
+    BOX = "left the bounded box of states"
+    LOOP = "came back to a region it had visited: the curve is a closed loop"
+    TIE = "reached a corner where several units switch and no choice of region continues it"
+    FACET = "continues inside a facet (a unit stays at zero along the curve)"
+    SINGULAR = "the fixed points of a region are not a line (I - A is degenerate there)"
+    SEGMENTS = "used up its segment budget"
+
+    @property
+    def message(self) -> str:
+        """The reason, in words."""
+        return self.value
+
+
+@dataclass(frozen=True)
+class ParameterisedStack:
+    """A ReLU stack whose residual has one free parameter theta, ``y = (x, theta)``.
+
+    ``h_0 = lin_in y + off_in``; ``z_l = W_l h_{l-1} + b_l``, ``h_l = relu(z_l)``;
+    ``r(y) = R h_L + par_out theta + off_out - x``.
+    """
+
+    stack: ReLUStack
+    lin_in: np.ndarray  # (n_0, d + 1)
+    off_in: np.ndarray  # (n_0,)
+    par_out: np.ndarray  # (d,)
+    off_out: np.ndarray  # (d,)
+
+    @classmethod
+    def along_input(cls, stack: ReLUStack) -> ParameterisedStack:
+        """Theta is the (scalar) input u: the fixed points of ``F(., u)`` as u varies."""
+        return cls(
+            stack,
+            np.hstack([stack.state_in, stack.input_in[:, :1]]),
+            stack.bias_in,
+            stack.input_out[:, 0],
+            stack.bias_out,
+        )
+
+    @classmethod
+    def homotopy(cls, stack: ReLUStack, x0: np.ndarray, u: np.ndarray) -> ParameterisedStack:
+        """Theta is s in ``F(x, u) - x - (1 - s)(F(x0, u) - x0)``: x0 at s = 0, a fixed point at 1."""
+        start = stack.step(x0[None], u[None])[0] - x0
+        return cls(
+            stack,
+            np.hstack([stack.state_in, np.zeros((stack.state_in.shape[0], 1))]),
+            stack.input_in @ u + stack.bias_in,
+            start,
+            stack.input_out @ u + stack.bias_out - start,
+        )
+
+    @property
+    def d(self) -> int:
+        return self.stack.state_size
+
+    @cached_property
+    def transposed(self) -> tuple[np.ndarray, ...]:
+        """``W_l^T`` in row-major order: ``W_l h`` for a sparse h reads only h's rows."""
+        return tuple(np.ascontiguousarray(weight.T) for weight in self.stack.weights)
+
+    def preactivations(self, y: np.ndarray) -> list[np.ndarray]:
+        """``z_1 ... z_L`` at y, shapes (n_l,)."""
+        h, layers = self.lin_in @ y + self.off_in, []
+        for index, bias in enumerate(self.stack.biases):
+            layers.append(self._apply(index, h) + bias)
+            h = np.maximum(layers[-1], 0.0)
+        return layers
+
+    def _apply(self, layer: int, h: np.ndarray) -> np.ndarray:
+        """``W_layer h``, reading only the rows of ``W^T`` where h is non-zero."""
+        active = np.flatnonzero(h)
+        if active.size > h.size // 2:
+            return self.stack.weights[layer] @ h
+        return h[active] @ self.transposed[layer][active]
+
+    def residual(self, y: np.ndarray) -> np.ndarray:
+        """``r(y)``, shape (d,)."""
+        return self.residual_from(y, self.preactivations(y))
+
+    def residual_from(self, y: np.ndarray, layers: list[np.ndarray]) -> np.ndarray:
+        """``r(y)`` from the pre-activations at y, shape (d,)."""
+        last = np.maximum(layers[-1], 0.0)
+        return self.stack.state_out @ last + self.par_out * y[-1] + self.off_out - y[:-1]
+
+    def jacobian(self, on: list[np.ndarray]) -> np.ndarray:
+        """``dr/dy`` on the region of the pattern ``on``, shape (d, d + 1)."""
+        linear = self.lin_in
+        for mask, weight in zip(on, self.stack.weights, strict=True):
+            linear = (weight @ linear) * mask[:, None]
+        jacobian = self.stack.state_out @ linear
+        jacobian[:, :-1] -= np.eye(self.d)
+        jacobian[:, -1] += self.par_out
+        return jacobian
+
+    def directional(self, on: list[np.ndarray], v: np.ndarray) -> list[np.ndarray]:
+        """Derivatives of ``z_1 ... z_L`` along v on the region of ``on``."""
+        h, layers = self.lin_in @ v, []
+        for index, mask in enumerate(on):
+            layers.append(self._apply(index, h))
+            h = layers[-1] * mask
+        return layers
+
+    def unit_gradient(self, on: list[np.ndarray], layer: int, unit: int) -> np.ndarray:
+        """``dz_{layer, unit} / dy`` on the region of ``on``, shape (d + 1,)."""
+        row = self.stack.weights[layer][unit]
+        for below in range(layer - 1, -1, -1):
+            active = np.flatnonzero(on[below])
+            row = row[active] @ self.stack.weights[below][active]
+        return row @ self.lin_in
+
+    def unit_effect(self, on: list[np.ndarray], layer: int, unit: int) -> np.ndarray:
+        """``dr / dh_{layer, unit}`` on the region of ``on``, shape (d,)."""
+        column = np.zeros(self.stack.weights[layer].shape[0])
+        column[unit] = 1.0
+        for above in range(layer + 1, len(self.stack.weights)):
+            column = self._apply(above, column) * on[above]
+        return self.stack.state_out @ column
+
+
+@dataclass
+class Trace:
+    """The vertices and segments a trace passed, and how it ended.
+
+    ``vertices[i]`` and ``vertices[i + 1]`` bound segment i, which lies in the region of
+    ``patterns[i]``, along a unit direction whose theta-component is ``slopes[i]``;
+    ``crossings[i]`` holds the units flipped between segments i and i + 1.
+    """
+
+    vertices: list[np.ndarray] = field(default_factory=list)
+    patterns: list[np.ndarray] = field(default_factory=list)
+    slopes: list[float] = field(default_factory=list)
+    crossings: list[list[tuple[int, int]]] = field(default_factory=list)
+    ties: int = 0
+    end: End = End.SEGMENTS
+
+
+class Pivot:
+    """One trace along the curve from a point on it, in one direction."""
+
+    def __init__(self, system: ParameterisedStack, y: np.ndarray, direction: float):
+        self.system = system
+        self.y = np.array(y, dtype=np.float64)
+        self.z = system.preactivations(self.y)
+        self.on = [layer > 0 for layer in self.z]
+        widths = system.stack.widths
+        self.layer_of = np.repeat(np.arange(len(widths)), widths)
+        self.unit_of = np.concatenate([np.arange(width) for width in widths])
+        self.weight_scale = max(_norm(weight) for weight in system.stack.weights)
+        self.refreshes = 0
+        self.border = np.zeros(system.d + 1)
+        self.border[-1] = 1.0
+        self._refresh()
+        self.v = self.inverse[:, -1] / _norm(self.inverse[:, -1])
+        self.v *= 1.0 if self.v[-1] * direction >= 0 else -1.0
+        self._set_border(self.v)
+        self.rates = system.directional(self.on, self.v)
+
+    def run(self, low: float, high: float, bound: float, max_segments: int) -> Trace:
+        """Pivot until theta leaves [low, high], a state leaves the box |x| <= bound, or a stop."""
+        trace = Trace(vertices=[self.y.copy()])
+        seen: set[bytes] = set()
+        try:
+            for _ in range(max_segments):
+                key = np.packbits(np.concatenate(self.on)).tobytes()
+                if key in seen:
+                    trace.end = End.LOOP
+                    break
+                seen.add(key)
+                trace.patterns.append(np.concatenate(self.on))
+                trace.slopes.append(float(self.v[-1]))
+                units, limit = self._advance(low, high, bound)
+                trace.vertices.append(self.y.copy())
+                if limit is not None:
+                    trace.end = limit
+                    break
+                trace.ties += len(units) > 1
+                trace.crossings.append(self._cross(units))
+        except _Stop as stop:
+            trace.end = stop.end
+        return trace
+
+    def _advance(
+        self, low: float, high: float, bound: float
+    ) -> tuple[list[tuple[int, int]], End | None]:
+        """Move to the end of the segment; the units that reach zero there, or the limit met."""
+        z, rate, on = (np.concatenate(part) for part in (self.z, self.rates, self.on))
+        towards = np.where(on, rate < 0, rate > 0)
+        gap = np.abs(np.where(on, np.maximum(z, 0.0), np.minimum(z, 0.0)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(towards, gap / np.abs(rate), np.inf)
+        limits = {
+            End.PARAMETER: _parameter_step(self.y[-1], self.v[-1], low, high),
+            End.BOX: _box_step(self.y[:-1], self.v[:-1], bound),
+        }
+        first = float(step.min())
+        limit = min(limits, key=limits.__getitem__)
+        if limits[limit] <= first:
+            if not np.isfinite(limits[limit]):
+                raise _Stop(End.BOX)
+            self._move(limits[limit])
+            return [], limit
+        hitting = np.flatnonzero(step <= first + _TIE * (1.0 + np.abs(self.y).max()))
+        self._move(first)
+        return [(int(self.layer_of[k]), int(self.unit_of[k])) for k in hitting], None
+
+    def _move(self, step: float) -> None:
+        """Step along v, then back onto the curve with one bordered Newton correction.
+
+        The correction is tiny while N is accurate; a large one (rounding drift in N) makes N
+        be recomputed. The pre-activations are those before the correction (off by its size).
+        """
+        self.y = self.y + step * self.v
+        self.z = self.system.preactivations(self.y)
+        residual = self.system.residual_from(self.y, self.z)
+        if np.abs(residual).max() > _DRIFT * (1.0 + np.abs(self.y).max()):
+            self._refresh()
+        self.y = self.y - self.inverse[:, :-1] @ residual
+
+    def _cross(self, units: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Flip the units (or, at a tie, the subset that continues the curve); the flipped."""
+        if len(units) == 1:
+            self._flip(units)
+            return units
+        if len(units) > _MAX_TIE:
+            raise _Stop(End.TIE)
+        saved = self._state()
+        for size in range(1, len(units) + 1):
+            for subset in combinations(units, size):
+                try:
+                    self._flip(list(subset), others=[u for u in units if u not in subset])
+                    return list(subset)
+                except _Stop:
+                    self._restore(saved)
+        raise _Stop(End.TIE)
+
+    def _flip(self, units: list[tuple[int, int]], others: list[tuple[int, int]] = ()) -> None:
+        """Flip units, update J and N, and turn v into the new region."""
+        for layer, unit in units:
+            gradient = self.system.unit_gradient(self.on, layer, unit)
+            effect = self.system.unit_effect(self.on, layer, unit)
+            sign = -1.0 if self.on[layer][unit] else 1.0
+            self.on[layer] = self.on[layer].copy()
+            self.on[layer][unit] = not self.on[layer][unit]
+            self._update_inverse(sign, effect, gradient)
+        self._turn(units, others)
+
+    def _update_inverse(self, sign: float, effect: np.ndarray, gradient: np.ndarray) -> None:
+        left = self.inverse[:, :-1] @ effect
+        right = gradient @ self.inverse
+        denominator = 1.0 + sign * (gradient @ left)
+        if abs(denominator) < 1e-8:
+            self._refresh()
+            return
+        self.inverse = _rank_one(self.inverse, -sign / denominator, left, right)
+
+    def _turn(self, units: list[tuple[int, int]], others: list[tuple[int, int]]) -> None:
+        """The new direction: into the flipped units' new sides, off the other tied facets.
+
+        A unit whose pre-activation does not depend on y in the new region (its gradient is
+        zero: every path to it is switched off) constrains nothing and is left out.
+        """
+        direction = self.inverse[:, -1]
+        rates = self.system.directional(self.on, direction)
+        tiny = 1e-9 * self.weight_scale * _norm(direction)
+        signed = [
+            rates[layer][unit] * (1.0 if self.on[layer][unit] else -1.0)
+            for layer, unit in [*units, *others]
+            if len(units) + len(others) == 1
+            or np.abs(self.system.unit_gradient(self.on, layer, unit)).max()
+            > 1e-12 * self.weight_scale
+        ]
+        orientation = 1.0 if direction @ self.v >= 0 else -1.0
+        if signed:
+            orientation = 1.0 if signed[0] > 0 else -1.0
+        if any(value * orientation <= tiny for value in signed):
+            raise _Stop(End.FACET)
+        self.v = direction * (orientation / _norm(direction))
+        self.rates = [rate * (orientation / _norm(direction)) for rate in rates]
+        if abs(self.border @ self.v) < _REBORDER * _norm(self.border):
+            self._set_border(self.v)
+
+    def _set_border(self, border: np.ndarray) -> None:
+        change = border - self.border
+        column = self.inverse[:, -1].copy()
+        denominator = 1.0 + change @ column
+        if abs(denominator) < 1e-8:
+            self.border = border
+            self._refresh()
+            return
+        self.inverse = _rank_one(self.inverse, -1.0 / denominator, column, change @ self.inverse)
+        self.border = border
+
+    def _refresh(self) -> None:
+        """N afresh from the pattern's J (rounding drift, or a near-singular update)."""
+        jacobian = self.system.jacobian(self.on)
+        bordered = np.vstack([jacobian, self.border])
+        if np.linalg.cond(bordered) > 1e12:
+            self.border = _null_vector(jacobian)
+            bordered = np.vstack([jacobian, self.border])
+        self.inverse = np.asfortranarray(np.linalg.inv(bordered))
+        self.refreshes += 1
+
+    def _state(self) -> tuple:
+        return ([m.copy() for m in self.on], self.inverse.copy(order="F"), self.border.copy(),
+                self.v.copy(), self.rates)
+
+    def _restore(self, saved: tuple) -> None:
+        on, inverse, border, v, rates = saved
+        self.on, self.inverse = [m.copy() for m in on], inverse.copy(order="F")
+        self.border, self.v, self.rates = border.copy(), v.copy(), rates
+
+
+class _Stop(Exception):
+    def __init__(self, end: End):
+        super().__init__(end.message)
+        self.end = end
+
+
+def _null_vector(jacobian: np.ndarray) -> np.ndarray:
+    """A unit null vector of J (d, d + 1), by SVD; stops where the null space is not a line."""
+    _, singular, vt = np.linalg.svd(jacobian)
+    if singular[-1] <= 1e-12 * singular[0]:
+        raise _Stop(End.SINGULAR)
+    return vt[-1]
+
+
+def _rank_one(matrix: np.ndarray, alpha: float, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """``matrix + alpha * left right^T``, in place for a Fortran-ordered matrix (BLAS dger)."""
+    return dger(alpha, left, right, a=matrix, overwrite_a=True)
+
+
+def _norm(array: np.ndarray) -> float:
+    return float(np.abs(array).max()) or 1.0
+
+
+def _parameter_step(theta: float, rate: float, low: float, high: float) -> float:
+    if rate > 0:
+        return max(high - theta, 0.0) / rate
+    if rate < 0:
+        return max(theta - low, 0.0) / -rate
+    return np.inf
+
+
+def _box_step(x: np.ndarray, rate: np.ndarray, bound: float) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        room = np.where(rate > 0, (bound - x) / rate, np.where(rate < 0, (-bound - x) / rate, np.inf))
+    return float(np.maximum(room, 0.0).min())
