@@ -73,7 +73,7 @@ class ParameterisedStack:
 
     @classmethod
     def homotopy(cls, stack: ReLUStack, x0: np.ndarray, u: np.ndarray) -> ParameterisedStack:
-        """Theta is s in ``F(x, u) - x - (1 - s)(F(x0, u) - x0)``: x0 at s = 0, a fixed point at 1."""
+        """Theta is s in ``F(x, u) - x - (1 - s)(F(x0, u) - x0)``: x0 at s = 0, fixed points at 1."""
         start = stack.step(x0[None], u[None])[0] - x0
         return cls(
             stack,
@@ -232,6 +232,8 @@ class Pivot:
             if not np.isfinite(limits[limit]):
                 raise _Stop(End.BOX)
             self._move(limits[limit])
+            if limit is End.PARAMETER:  # exactly at the end (the correction moves theta a bit)
+                self.y[-1] = high if self.v[-1] > 0 else low
             return [], limit
         hitting = np.flatnonzero(step <= first + _TIE * (1.0 + np.abs(self.y).max()))
         self._move(first)
@@ -377,5 +379,6 @@ def _parameter_step(theta: float, rate: float, low: float, high: float) -> float
 
 def _box_step(x: np.ndarray, rate: np.ndarray, bound: float) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
-        room = np.where(rate > 0, (bound - x) / rate, np.where(rate < 0, (-bound - x) / rate, np.inf))
+        room = np.where(rate > 0, (bound - x) / rate, (-bound - x) / rate)
+        room = np.where(rate == 0, np.inf, room)
     return float(np.maximum(room, 0.0).min())

@@ -194,11 +194,14 @@ class PiecewiseCurve:
         return tuple(e for e in self.events if e.kind is EventKind.BORDER_COLLISION)
 
     def points_at(self, u: float) -> tuple[np.ndarray, np.ndarray]:
-        """The curve's points at input ``u``: states (P, d) and their segments (P,)."""
+        """The curve's points at input ``u``: states (P, d) and their segments (P,).
+
+        A vertex at ``u`` shared by two segments counts once (for the first of them).
+        """
         start, stop = self.u[:-1], self.u[1:]
-        low, high = np.minimum(start, stop), np.maximum(start, stop)
-        inside = (low <= u) & (u < high)
-        inside[-1] |= u == self.u[-1] and high[-1] > low[-1]
+        inside = (np.minimum(start, stop) <= u) & (u <= np.maximum(start, stop))
+        inside &= start != stop
+        inside[1:] &= ~(inside[:-1] & (start[1:] == u))
         segments = np.flatnonzero(inside)
         weight = (u - start[segments]) / (stop[segments] - start[segments])
         states = self.x[segments] + weight[:, None] * (self.x[segments + 1] - self.x[segments])
@@ -345,7 +348,8 @@ def cycle_blocks(stack: ReLUStack, pattern: np.ndarray) -> list[np.ndarray]:
 
     ``A = R D_L W_L ... D_1 W_1 P``; its non-zero eigenvalues are those of
     ``B_1 B_L ... B_2`` with ``B_1 = (W_1 P R)[a_1, a_L]`` and ``B_l = W_l[a_l, a_{l-1}]``
-    (``a_l``: the units on in layer l), a matrix of the size of one layer's active units.
+    (``a_l``: the units on in layer l), a matrix of the size of one layer's active units;
+    it has at most d non-zero eigenvalues, since ``W_1 P R`` has rank at most d.
     """
     active = [np.flatnonzero(part) for part in stack.split(pattern)]
     blocks = [stack.closing[np.ix_(active[0], active[-1])]]
@@ -363,6 +367,7 @@ def region_multipliers(stack: ReLUStack, pattern: np.ndarray) -> np.ndarray:
     for block in order:
         product = block @ product
     values = np.linalg.eigvals(product) if product.size else np.zeros(0, dtype=complex)
+    values = values[np.argsort(-np.abs(values), kind="stable")][: stack.state_size]
     padded = np.zeros(stack.state_size, dtype=np.complex128)
     padded[: values.size] = values
-    return padded[np.argsort(-np.abs(padded), kind="stable")]
+    return padded

@@ -1,0 +1,323 @@
+"""A complete search for the fixed points of a piecewise-affine cell at given inputs.
+
+Two exact tools, both pivoting across activation facets (:mod:`~fhnrnn.fixedpoints._pivot`):
+
+- the piecewise-linear *homotopy* ``H(x, s) = F(x, u) - x - (1 - s)(F(x0, u) - x0)`` carries a
+  start ``x0`` (s = 0) to a fixed point at s = 1 (the idea of Eaves & Lemke's complementary
+  pivoting; SCYFI, Eisenmann et al. 2023), unless its path turns back to s = 0 or leaves the
+  box;
+- every fixed point it reaches is continued across the whole input range
+  (:func:`~fhnrnn.fixedpoints.exact.trace_fixed_points`), so a component of the fixed-point
+  curve met at one input is known at every input it reaches.
+
+Inputs the components found do not reach get homotopies from the points found at the nearest
+inputs; an input still without a point is reported with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fhnrnn._progress import progress_bar
+from fhnrnn._validation import positive_int
+from fhnrnn.fixedpoints._pivot import End, ParameterisedStack, Pivot
+from fhnrnn.fixedpoints.exact import PiecewiseCurve, certify, relu_stack_of, trace_fixed_points
+from fhnrnn.fixedpoints.relu import ReLUStack
+from fhnrnn.fixedpoints.results import FixedPoints
+
+__all__ = ["ExactSearch", "find_fixed_points_exact"]
+
+_SAME = 1e-7  # points closer than this (relative to the state's scale) are one point
+
+
+@dataclass(frozen=True, eq=False)
+class ExactSearch:
+    """What :func:`find_fixed_points_exact` found and how.
+
+    Attributes
+    ----------
+    points : FixedPoints
+        Every fixed point on the components found, at every input (``method == "exact"``).
+        ``n_started`` counts the homotopies run and the points read off the components,
+        ``n_failed`` the homotopies that found no fixed point (``failed_x``: where each path
+        ended; ``failed_index``: its place in ``homotopy_ends``).
+    curves : tuple of PiecewiseCurve
+        The components, each traced across the input range.
+    patterns : ndarray of bool, shape (K, n_units)
+        Activation pattern of each point (its certificate: one affine solve re-derives it).
+    margins : ndarray, shape (K,)
+        Each point's distance to the nearest facet, relative (see
+        :class:`~fhnrnn.fixedpoints.exact.Certificate`).
+    on_facet : ndarray of bool, shape (K,)
+        Points within the facet tolerance of a border.
+    homotopy_ends : tuple of str
+        How each homotopy ended: ``"fixed point"``, ``"back to s = 0"`` or an
+        :class:`~fhnrnn.fixedpoints.exact.End` message.
+    reasons : dict of float to str
+        For each input without a fixed point, why.
+    """
+
+    points: FixedPoints
+    curves: tuple[PiecewiseCurve, ...]
+    patterns: np.ndarray
+    margins: np.ndarray
+    on_facet: np.ndarray
+    homotopy_ends: tuple[str, ...]
+    reasons: dict[float, str]
+
+    def summary(self) -> str:
+        """Counts of points, components, homotopies and inputs without a point."""
+        ends = {end: self.homotopy_ends.count(end) for end in sorted(set(self.homotopy_ends))}
+        lines = [
+            f"{len(self.points)} fixed points on {len(self.curves)} component(s); "
+            f"{len(self.homotopy_ends)} homotopies: {ends}",
+            f"inputs without a fixed point: {len(self.reasons)}",
+        ]
+        lines.extend(f"  u = {u:.6g}: {reason}" for u, reason in self.reasons.items())
+        return "\n".join(lines)
+
+
+def find_fixed_points_exact(
+    cell: Any,
+    inputs: Any,
+    starts: Any,
+    start_index: Any,
+    *,
+    patience: int | None = 8,
+    max_segments: int = 20_000,
+    progress: bool = False,
+) -> ExactSearch:
+    """Fixed points of a piecewise-affine cell at each input, by homotopy and continuation.
+
+    Parameters
+    ----------
+    cell : PiecewiseAffine or ReLUStack
+        E.g. :class:`fhnrnn.models.PaperRNN`; one scalar input.
+    inputs : array_like, shape (K,) or (K, 1)
+        The inputs, strictly increasing.
+    starts : array_like, shape (N, d)
+        Homotopy starts (e.g. states along trajectories,
+        :func:`fhnrnn.analysis.trajectory_starts`).
+    start_index : array_like of int, shape (N,)
+        The row of ``inputs`` of each start.
+    patience : int or None
+        The starts are taken round-robin over the inputs (every input's first start, then
+        every input's second, ...). Once every input has a point, the search stops after
+        ``patience`` homotopies in a row that reached only components already found; None
+        runs every start.
+    max_segments : int
+        Segments per homotopy path and per direction of a continuation.
+    progress : bool
+        Show a progress bar over the starts.
+
+    Returns
+    -------
+    ExactSearch
+    """
+    stack = relu_stack_of(cell)
+    values = _checked_inputs(inputs)
+    states, rows = _checked_starts(starts, start_index, stack.state_size, len(values))
+    if patience is not None:
+        patience = positive_int(patience, "patience")
+    search = _Search(stack, values, positive_int(max_segments, "max_segments"))
+    order = _round_robin(rows)
+    quiet = 0
+    for index in progress_bar(order, disable=not progress, desc="homotopies"):
+        components = len(search.curves)
+        search.from_start(states[index], int(rows[index]))
+        quiet = 0 if len(search.curves) > components else quiet + 1
+        if patience is not None and quiet >= patience and search.covers_all():
+            break
+    search.fill_gaps()
+    return search.result()
+
+
+def _round_robin(rows: np.ndarray) -> np.ndarray:
+    """Indices of the starts, each input's first start first, then each input's second, ..."""
+    rank = np.zeros(len(rows), dtype=np.int64)
+    for row in np.unique(rows):
+        rank[rows == row] = np.arange((rows == row).sum())
+    return np.lexsort((rows, rank))
+
+
+def _checked_inputs(inputs: Any) -> np.ndarray:
+    values = np.asarray(inputs)
+    if values.dtype.kind not in "iuf":
+        raise ValueError(f"inputs must be real numbers, got dtype {values.dtype}")
+    values = values.astype(np.float64)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1 or values.size < 1 or not np.isfinite(values).all():
+        raise ValueError(
+            f"inputs must be a finite array of shape (K,) or (K, 1), got {values.shape}"
+        )
+    if np.any(np.diff(values) <= 0):
+        raise ValueError("inputs must be strictly increasing")
+    return values
+
+
+def _checked_starts(
+    starts: Any, start_index: Any, d: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    states = np.asarray(starts)
+    if states.dtype.kind not in "iuf" or states.ndim != 2 or states.shape[1] != d:
+        raise ValueError(f"starts must be a real array of shape (N, {d}), got {states.shape}")
+    states = states.astype(np.float64)
+    if not np.isfinite(states).all():
+        raise ValueError("starts must be finite")
+    rows = np.asarray(start_index)
+    if rows.dtype.kind not in "iu" or rows.shape != (len(states),):
+        raise ValueError(f"start_index must be {len(states)} integers, got {rows.shape}")
+    if rows.size and (rows.min() < 0 or rows.max() >= k):
+        raise ValueError(
+            f"start_index must lie in [0, {k}), got values in [{rows.min()}, {rows.max()}]"
+        )
+    return states, rows
+
+
+class _Search:
+    """The components found so far, the homotopies run, and the points per input."""
+
+    def __init__(self, stack: ReLUStack, inputs: np.ndarray, max_segments: int):
+        self.stack, self.inputs, self.max_segments = stack, inputs, max_segments
+        self.curves: list[PiecewiseCurve] = []
+        self.ends: list[str] = []
+        self.failed: list[tuple[np.ndarray, float, int]] = []
+        self.n_started = 0
+
+    def from_start(self, state: np.ndarray, row: int) -> None:
+        """A homotopy from ``state`` at input ``row``; a new component is traced."""
+        self.n_started += 1
+        u = self.inputs[row]
+        system = ParameterisedStack.homotopy(self.stack, state, np.array([u]))
+        bound = 1e3 * (1.0 + np.abs(state).max())
+        trace = Pivot(system, np.append(state, 0.0), 1.0).run(0.0, 1.0, bound, self.max_segments)
+        end = trace.vertices[-1]
+        if trace.end is End.PARAMETER and end[-1] > 0.5:
+            self.ends.append("fixed point")
+            self._add(end[:-1], u)
+            return
+        self.ends.append("back to s = 0" if trace.end is End.PARAMETER else trace.end.message)
+        self.failed.append((end[:-1], u, len(self.ends) - 1))
+
+    def _add(self, state: np.ndarray, u: float) -> None:
+        if any(_on_curve(curve, state, u) for curve in self.curves):
+            return
+        certificate = certify(self.stack, state, u)
+        if certificate.valid:
+            span = (float(self.inputs[0]), float(self.inputs[-1]))
+            self.curves.append(trace_fixed_points(
+                self.stack, certificate.x, u, span, max_segments=self.max_segments
+            ))
+
+    def points_at(self, u: float) -> list[tuple[np.ndarray, int, int]]:
+        """(state, curve, segment) of every point found at u."""
+        found = []
+        for index, curve in enumerate(self.curves):
+            states, segments = curve.points_at(u)
+            found.extend(zip(states, [index] * len(states), segments, strict=True))
+        return found
+
+    def covers_all(self) -> bool:
+        """Every input has a point on a component found."""
+        return all(self.points_at(u) for u in self.inputs)
+
+    def fill_gaps(self) -> None:
+        """Homotopies at the inputs no component reaches, from the points of the nearest."""
+        covered = [bool(self.points_at(u)) for u in self.inputs]
+        for row in np.flatnonzero(~np.array(covered)):
+            if self.points_at(self.inputs[row]):
+                continue
+            for near in np.argsort(np.abs(self.inputs - self.inputs[row]), kind="stable"):
+                for state, _, _ in self.points_at(self.inputs[near])[:1]:
+                    self.from_start(state, int(row))
+                if self.points_at(self.inputs[row]):
+                    break
+
+    def result(self) -> ExactSearch:
+        rows = [(state, u, curve, segment) for u in self.inputs
+                for state, curve, segment in self.points_at(u)]
+        certificates = [certify(self.stack, state, u) for state, u, _, _ in rows]
+        points = _fixed_points(self.stack, certificates, [u for _, u, _, _ in rows],
+                               self.n_started, self.failed)
+        pattern_width = sum(self.stack.widths)
+        return ExactSearch(
+            points=points,
+            curves=tuple(self.curves),
+            patterns=np.array([c.pattern for c in certificates], dtype=bool).reshape(
+                -1, pattern_width),
+            margins=np.array([c.margin for c in certificates], dtype=np.float64),
+            on_facet=np.array([c.on_facet for c in certificates], dtype=bool),
+            homotopy_ends=tuple(self.ends),
+            reasons={float(u): self._reason(u) for u in self.inputs if not self.points_at(u)},
+        )
+
+    def _reason(self, u: float) -> str:
+        tried = [self.ends[i] for _, at, i in self.failed if at == u]
+        ranges = ", ".join(f"[{c.u.min():.4g}, {c.u.max():.4g}]" for c in self.curves)
+        return (
+            f"none of the {len(tried)} homotopies from this input's starts and from the points "
+            f"found nearby reached a fixed point ({', '.join(sorted(set(tried))) or 'none run'}); "
+            f"the {len(self.curves)} component(s) found span {ranges or 'nothing'}"
+        )
+
+
+def _on_curve(curve: PiecewiseCurve, state: np.ndarray, u: float) -> bool:
+    states, _ = curve.points_at(u)
+    scale = _SAME * (1.0 + np.abs(state).max())
+    return bool(len(states)) and bool(np.abs(states - state).max(axis=1).min() <= scale)
+
+
+def _fixed_points(
+    stack: ReLUStack,
+    certificates: list,
+    inputs: list[float],
+    n_started: int,
+    failed: list[tuple[np.ndarray, float, int]],
+) -> FixedPoints:
+    """The found points with their exact Jacobians (the affine pieces) and multipliers."""
+    d = stack.state_size
+    xstar = np.array([c.x for c in certificates]).reshape(-1, d)
+    u = np.array(inputs, dtype=np.float64).reshape(-1, 1)
+    pieces = [stack.affine_piece(c.pattern) for c in certificates]
+    jacobian = np.array([piece[0] for piece in pieces]).reshape(-1, d, d)
+    values, vectors = _sorted_eig(jacobian)
+    residual = stack.step(xstar, u) - xstar if len(xstar) else np.zeros((0, d))
+    failed_x = np.array([state for state, _, _ in failed]).reshape(-1, d)
+    failed_u = np.array([at for _, at, _ in failed], dtype=np.float64).reshape(-1, 1)
+    failed_r = stack.step(failed_x, failed_u) - failed_x if len(failed) else np.zeros((0, d))
+    return FixedPoints(
+        xstar=xstar,
+        u=u,
+        q=0.5 * (residual**2).sum(axis=1),
+        jacobian=jacobian,
+        jacobian_input=np.array([piece[1] for piece in pieces]).reshape(-1, d, 1),
+        eigenvalues=values,
+        eigenvectors=vectors,
+        n_started=n_started + len(xstar),
+        n_converged=n_started + len(xstar) - len(failed),
+        failed_x=failed_x,
+        failed_u=failed_u,
+        failed_q=0.5 * (failed_r**2).sum(axis=1),
+        failed_index=np.array([index for _, _, index in failed], dtype=np.int64),
+        method="exact",
+        linear_solver="dense",
+        tol_q=0.0,
+        tol_unique=_SAME,
+        adam_iterations=0,
+        newton_iterations=0,
+    )
+
+
+def _sorted_eig(jacobian: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if not len(jacobian):
+        d = jacobian.shape[1]
+        return np.zeros((0, d), dtype=complex), np.zeros((0, d, d), dtype=complex)
+    values, vectors = np.linalg.eig(jacobian)
+    order = np.argsort(-np.abs(values), axis=1, kind="stable")
+    values = np.take_along_axis(values, order, axis=1)
+    vectors = np.take_along_axis(vectors, order[:, None, :], axis=2)
+    return values, vectors
