@@ -24,7 +24,11 @@ comparison. :func:`find_cycles` finds periodic orbits as fixed points of the k-f
 :func:`find_fixed_points_along` follows the points found along a path of inputs;
 :func:`continue_branch` follows one branch by pseudo-arclength continuation and locates its
 folds, flips and Neimark-Sacker points; :func:`find_fixed_points_piecewise` searches a ReLU
-map region by region. Every finder takes its settings as one :class:`SearchOptions`.
+map region by region. A cell that declares itself piecewise affine (:class:`PiecewiseAffine`:
+its :class:`ReLUStack`) is solved exactly: :func:`trace_fixed_points` follows its fixed-point
+curve facet by facet, with folds and border collisions, :func:`find_fixed_points_exact` finds
+its fixed points at given inputs by homotopy and continuation, and :func:`certify` re-derives
+a point from its activation pattern. Every finder takes its settings as one :class:`SearchOptions`.
 
 Results come back as :class:`FixedPoints` (or :class:`Cycles`): numpy arrays, saved as
 ``.npz`` without pickle.
@@ -41,8 +45,19 @@ models ``_dense`` and ``_krylov``, driven by ``_solve``, and the scouts and foll
 from fhnrnn.fixedpoints.branch import Bifurcation, Branch, continue_branch
 from fhnrnn.fixedpoints.continuation import find_fixed_points_along
 from fhnrnn.fixedpoints.cycles import find_cycles
+from fhnrnn.fixedpoints.exact import (
+    Certificate,
+    CurveEvent,
+    End,
+    EventKind,
+    PiecewiseCurve,
+    certify,
+    trace_fixed_points,
+)
+from fhnrnn.fixedpoints.exact_search import ExactSearch, find_fixed_points_exact
 from fhnrnn.fixedpoints.options import SearchOptions, Status
 from fhnrnn.fixedpoints.piecewise import RegionSearch, find_fixed_points_piecewise
+from fhnrnn.fixedpoints.relu import PiecewiseAffine, ReLUStack
 from fhnrnn.fixedpoints.results import Cycles, FixedPoints
 from fhnrnn.fixedpoints.search import (
     find_fixed_points,
@@ -55,18 +70,29 @@ from fhnrnn.fixedpoints.search import (
 __all__ = [
     "Bifurcation",
     "Branch",
+    "Certificate",
+    "CurveEvent",
     "Cycles",
+    "End",
+    "EventKind",
+    "ExactSearch",
     "FixedPoints",
+    "PiecewiseAffine",
+    "PiecewiseCurve",
+    "ReLUStack",
     "RegionSearch",
     "SearchOptions",
     "Status",
+    "certify",
     "continue_branch",
     "find_cycles",
     "find_fixed_points",
     "find_fixed_points_along",
     "find_fixed_points_at_inputs",
+    "find_fixed_points_exact",
     "find_fixed_points_piecewise",
     "jacobians",
     "linearise",
     "sample_states",
+    "trace_fixed_points",
 ]

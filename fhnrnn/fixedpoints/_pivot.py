@@ -73,7 +73,7 @@ class ParameterisedStack:
 
     @classmethod
     def homotopy(cls, stack: ReLUStack, x0: np.ndarray, u: np.ndarray) -> ParameterisedStack:
-        """Theta is s in ``F(x, u) - x - (1 - s)(F(x0, u) - x0)``: x0 at s = 0, fixed points at 1."""
+        """Theta is s in ``F(x, u) - x - (1 - s)(F(x0, u) - x0)``: x0 at s = 0, fixed at 1."""
         start = stack.step(x0[None], u[None])[0] - x0
         return cls(
             stack,

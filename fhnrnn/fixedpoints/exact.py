@@ -23,8 +23,16 @@ from fhnrnn._validation import finite_positive, positive_int
 from fhnrnn.fixedpoints._pivot import End, ParameterisedStack, Pivot
 from fhnrnn.fixedpoints.relu import PiecewiseAffine, ReLUStack
 
-__all__ = ["Certificate", "CurveEvent", "End", "PiecewiseCurve", "certify", "relu_stack_of",
-           "trace_fixed_points"]
+__all__ = [
+    "Certificate",
+    "CurveEvent",
+    "End",
+    "EventKind",
+    "PiecewiseCurve",
+    "certify",
+    "relu_stack_of",
+    "trace_fixed_points",
+]
 
 _CORNER = 1e-9  # vertices closer than this (relative to the state's scale) form one corner
 _FACET = 1e-9  # a point whose smallest |pre-activation| is below this (relative) is on a facet
@@ -288,12 +296,14 @@ def _joined(stack: ReLUStack, backward: Any, forward: Any) -> PiecewiseCurve:
     if forward.end is End.LOOP:
         vertices, patterns, slopes = forward.vertices, forward.patterns, forward.slopes
         crossings, ends = forward.crossings, (End.LOOP, End.LOOP)
+        ties = forward.ties
     else:
         vertices = [*backward.vertices[::-1][:-1], *forward.vertices[1:]]
         patterns = [*backward.patterns[::-1], *forward.patterns[1:]]
         slopes = [*(-s for s in backward.slopes[::-1]), *forward.slopes[1:]]
         crossings = [*backward.crossings[::-1], *forward.crossings]
         ends = (backward.end, forward.end)
+        ties = backward.ties + forward.ties
     vertices = np.array(vertices)
     pattern_array = np.array(patterns, dtype=bool)
     full = [region_multipliers(stack, pattern) for pattern in pattern_array]
@@ -308,7 +318,7 @@ def _joined(stack: ReLUStack, backward: Any, forward: Any) -> PiecewiseCurve:
         n_unstable=n_unstable,
         events=events,
         ends=ends,
-        n_ties=backward.ties + forward.ties,
+        n_ties=ties,
     )
 
 
