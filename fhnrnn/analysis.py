@@ -27,7 +27,12 @@ from sklearn.decomposition import PCA
 
 from fhnrnn._validation import non_negative_int, positive_int
 from fhnrnn.fhn import FHN
-from fhnrnn.fixedpoints import FixedPoints, find_fixed_points_along
+from fhnrnn.fixedpoints import (
+    FixedPoints,
+    PiecewiseAffine,
+    find_fixed_points_along,
+    find_fixed_points_exact,
+)
 from fhnrnn.models import RNNCell
 
 __all__ = [
@@ -109,20 +114,34 @@ def rollout_float64(
     return states.numpy(), outputs.numpy()
 
 
+ROUTES = ("auto", "exact", "smooth")
+_EXACT_OPTIONS = {"patience", "max_segments", "progress"}
+
+
 def fixed_points_by_input(
     model: RNNCell,
     inputs: ArrayLike,
     *,
     n_steps: int = 334,
     n_per_input: int = 4,
+    route: str = "auto",
     **options: Any,
 ) -> FixedPoints:
-    """Fixed points of a cell with the input held at each value of a path, by continuation.
+    """Fixed points of a cell with the input held at each value of a path.
 
-    At each input, ``n_per_input`` states evenly spaced along the cell's trajectory from zero
-    (``n_steps`` steps at that input) are searched; then every point found is followed along
-    the path in both directions (:func:`fhnrnn.fixedpoints.find_fixed_points_along`), so a
-    branch found at one input is found at every input it reaches.
+    The starts are ``n_per_input`` states evenly spaced along the cell's trajectory from zero
+    at each input (``n_steps`` steps, :func:`trajectory_starts`). Two routes:
+
+    - ``"exact"``, for a cell that declares itself piecewise affine
+      (:class:`fhnrnn.fixedpoints.PiecewiseAffine`, e.g. the study's ReLU cell) with one scalar
+      input: piecewise-linear homotopy from the starts and exact continuation of every point
+      reached across the inputs' range (:func:`fhnrnn.fixedpoints.find_fixed_points_exact`);
+      the inputs must increase. ``FixedPoints.method`` is ``"exact"``.
+    - ``"smooth"``, for any cell: Newton from the starts, then every point found is followed
+      along the path in both directions (:func:`fhnrnn.fixedpoints.find_fixed_points_along`).
+
+    ``route="auto"`` takes the exact route where it applies and the smooth one otherwise; the
+    route taken is recorded in ``FixedPoints.method``.
 
     Parameters
     ----------
@@ -134,9 +153,12 @@ def fixed_points_by_input(
         Length of the trajectory that starts are taken from.
     n_per_input : int
         Trajectory starts per input.
+    route : {"auto", "exact", "smooth"}
+        The route (see above).
     **options
-        Passed to :func:`fhnrnn.fixedpoints.find_fixed_points_along` (``max_halvings``,
-        ``tol_q``, ``tol_unique``, ``max_iters``, ``progress`` ...).
+        For the exact route: ``patience``, ``max_segments``, ``progress``; for the smooth
+        route: the options of :func:`fhnrnn.fixedpoints.find_fixed_points_along`
+        (``max_halvings``, ``tol_q``, ``tol_unique``, ``max_iters``, ``progress`` ...).
 
     Returns
     -------
@@ -145,8 +167,32 @@ def fixed_points_by_input(
         eigenvalues (sorted by modulus, largest first).
     """
     values = _inputs_2d(inputs, _check_model(model))
+    if _resolved_route(route, model) == "exact":
+        unknown = sorted(set(options) - _EXACT_OPTIONS)
+        if unknown:
+            raise ValueError(
+                f"options {unknown} do not apply to the exact route (it takes "
+                f"{sorted(_EXACT_OPTIONS)}); pass route='smooth' to use them"
+            )
+        starts, index = trajectory_starts(model, values, n_steps, n_per_input)
+        return find_fixed_points_exact(model, values, starts, index, **options).points
     starts, index = trajectory_starts(model, values, n_steps, n_per_input)
     return find_fixed_points_along(model, values, starts, index, **options)
+
+
+def _resolved_route(route: str, model: RNNCell) -> str:
+    """``route`` with "auto" resolved: exact for a piecewise-affine cell of one input."""
+    if route not in ROUTES:
+        raise ValueError(f"route must be one of {ROUTES}, got {route!r}")
+    exact_applies = isinstance(model, PiecewiseAffine) and model.input_size == 1
+    if route == "exact" and not exact_applies:
+        raise ValueError(
+            "route='exact' needs a piecewise-affine cell (with a relu_stack() method) of one "
+            f"input; got {type(model).__name__} with {model.input_size} input(s)"
+        )
+    if route == "auto":
+        return "exact" if exact_applies else "smooth"
+    return route
 
 
 def trajectory_starts(

@@ -25,7 +25,8 @@ from fhnrnn.analysis import (
     translate,
 )
 from fhnrnn.fhn import FHN
-from fhnrnn.models import RNNCell, TanhRNN
+from fhnrnn.fixedpoints import certify
+from fhnrnn.models import PaperRNN, RNNCell, TanhRNN
 
 
 def contracting_cell() -> TanhRNN:
@@ -243,3 +244,31 @@ def test_euler_map_rates_are_the_logarithms_of_the_euler_maps_multipliers() -> N
     rates = euler_map_rates(fhn, currents, dt)
     for row, want in zip(rates, expected, strict=True):
         np.testing.assert_allclose(np.sort_complex(row), np.sort_complex(want), rtol=1e-12)
+
+
+def test_the_route_is_resolved_by_the_cell_and_recorded() -> None:
+    relu_cell = PaperRNN(1, 1, hidden_size=6, n_layers=2, seed=1)
+    exact = fixed_points_by_input(relu_cell, [0.0, 0.5], n_steps=10, n_per_input=2)
+    assert exact.method == "exact"
+    smooth = fixed_points_by_input(contracting_cell(), [0.1], n_steps=10, n_per_input=2,
+                                   progress=False)
+    assert smooth.method == "newton"
+    forced = fixed_points_by_input(relu_cell, [0.0, 0.5], n_steps=10, n_per_input=2,
+                                   route="smooth", progress=False)
+    assert forced.method == "newton"
+    for point, u in zip(exact.xstar, exact.u[:, 0], strict=True):
+        assert certify(relu_cell, point, u).valid
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ({"route": "fast"}, "route must be one of"),
+        ({"route": "exact", "cell": "tanh"}, "piecewise-affine"),
+        ({"route": "exact", "max_halvings": 3}, "do not apply to the exact route"),
+    ],
+)
+def test_a_route_that_cannot_be_taken_is_refused(call: dict, message: str) -> None:
+    cell = contracting_cell() if call.pop("cell", None) else PaperRNN(1, 1, 6, 2, seed=1)
+    with pytest.raises(ValueError, match=message):
+        fixed_points_by_input(cell, [0.1], n_steps=5, n_per_input=1, **call)

@@ -90,7 +90,9 @@ def measure_run(run: TrainedRun) -> tuple[dict[str, Any], dict[str, np.ndarray]]
     """
     spec, model = run.spec, run.model
     cycle = free_run(model, ANALYSIS_CURRENTS)
-    found = fixed_points_by_input(model, ANALYSIS_CURRENTS, progress=False, **FIXED_POINT_SEARCH)
+    found = fixed_points_by_input(
+        model, ANALYSIS_CURRENTS, route="smooth", progress=False, **FIXED_POINT_SEARCH
+    )
     v_tilde = translate(model, found.xstar)[:, 0] if len(found) else np.zeros(0)
     outlier = outliers(found, cycle, ANALYSIS_CURRENTS)
     central = np.zeros(len(found), dtype=bool)

@@ -204,14 +204,15 @@ class PiecewiseCurve:
     def points_at(self, u: float) -> tuple[np.ndarray, np.ndarray]:
         """The curve's points at input ``u``: states (P, d) and their segments (P,).
 
-        A vertex at ``u`` shared by two segments counts once (for the first of them).
+        A vertex at ``u`` shared by two segments counts once (for the first of them); a segment
+        at constant input ``u`` (a continuum of fixed points) gives its first vertex.
         """
         start, stop = self.u[:-1], self.u[1:]
         inside = (np.minimum(start, stop) <= u) & (u <= np.maximum(start, stop))
-        inside &= start != stop
         inside[1:] &= ~(inside[:-1] & (start[1:] == u))
         segments = np.flatnonzero(inside)
-        weight = (u - start[segments]) / (stop[segments] - start[segments])
+        span = stop[segments] - start[segments]
+        weight = np.divide(u - start[segments], span, out=np.zeros(len(segments)), where=span != 0)
         states = self.x[segments] + weight[:, None] * (self.x[segments + 1] - self.x[segments])
         return states, segments
 

@@ -81,7 +81,9 @@ def fhn_rnn_fixed_points(
     if cache and (cached := _read_cache(folder, key)) is not None:
         return _from_stored(run, *cached)
     start = time.perf_counter()
-    points = fixed_points_by_input(run.model, values, progress=progress, **FIXED_POINT_SEARCH)
+    points = fixed_points_by_input(
+        run.model, values, route="smooth", progress=progress, **FIXED_POINT_SEARCH
+    )
     tensors, fields = _stored_form(points, values, time.perf_counter() - start)
     if cache:
         write_entry(folder, key, tensors, {"key": key, **fields})
