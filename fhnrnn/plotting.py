@@ -815,3 +815,70 @@ def plot_eigenfrequencies(
         ncol=len(labels) + 1,
     )
     return fig
+
+
+def plot_piecewise_curve(
+    components: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    events: Sequence[tuple[str, float, float]],
+    fhn_currents: np.ndarray,
+    fhn_voltage: np.ndarray,
+    fhn_unstable: np.ndarray,
+    hopf: tuple[float, float],
+    *,
+    figsize: tuple[float, float] = (7.0, 5.4),
+) -> Figure:
+    """A piecewise-linear fixed-point curve coloured by its count of unstable multipliers.
+
+    Parameters
+    ----------
+    components : sequence of (u (V,), v (V,), n_unstable (V - 1,))
+        Each component's vertices (current, read-out voltage) and its segments' counts.
+    events : sequence of (kind, u, v)
+        ``"fold"`` (drawn as crosses) or ``"border collision"`` (dots) at (u, v).
+    fhn_currents, fhn_voltage, fhn_unstable : ndarray, shape (n,)
+        The FHN fixed point's voltage and number of unstable eigenvalues over a grid.
+    hopf : (float, float)
+        The FHN Hopf currents (dotted lines).
+
+    Returns
+    -------
+    Figure
+        Top: voltage against current; bottom: unstable multipliers against current.
+    """
+    from matplotlib.collections import LineCollection
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=figsize, sharex=True, layout="constrained",
+                                      gridspec_kw={"height_ratios": [3, 2]})
+    stable = fhn_unstable == 0
+    top.plot(fhn_currents, np.where(stable, fhn_voltage, np.nan), color="k", lw=1.5,
+             label=r"FHN $v^*$, stable")
+    top.plot(fhn_currents, np.where(stable, np.nan, fhn_voltage), color="k", lw=1.5, ls="--",
+             label=r"FHN $v^*$, unstable")
+    counts = np.concatenate([n for _, _, n in components])
+    norm = Normalize(vmin=counts.min() - 0.5, vmax=counts.max() + 0.5)
+    cmap = plt.get_cmap("viridis", int(counts.max() - counts.min()) + 1)
+    for u, v, n_unstable in components:
+        segments = np.stack([np.column_stack([u[:-1], v[:-1]]), np.column_stack([u[1:], v[1:]])],
+                            axis=1)
+        top.add_collection(LineCollection(segments, cmap=cmap, norm=norm, array=n_unstable,
+                                          linewidths=2.0))
+        bottom.hlines(n_unstable, u[:-1], u[1:], colors=cmap(norm(n_unstable)), lw=2.5,
+                      label="RNN" if u is components[0][0] else None)
+    for kind, marker in (("fold", "x"), ("border collision", ".")):
+        chosen = [(u, v) for name, u, v in events if name == kind]
+        if chosen:
+            top.plot(*np.array(chosen).T, marker, color="C3", ms=7, ls="none",
+                     label=f"RNN {kind}s")
+    for index, current in enumerate(hopf):
+        for ax in (top, bottom):
+            ax.axvline(current, color="0.5", lw=0.8, ls=":",
+                       label="FHN Hopf points" if index == 0 and ax is top else None)
+    colorbar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=[top, bottom])
+    colorbar.set_label("unstable multipliers (RNN)")
+    colorbar.set_ticks(np.arange(counts.min(), counts.max() + 1))
+    top.set(ylabel="fixed-point voltage")
+    top.legend(loc="lower right")
+    bottom.step(fhn_currents, fhn_unstable, where="mid", color="k", lw=1.5, label="FHN")
+    bottom.set(xlabel="current $I$", ylabel="unstable", ylim=(-0.3, counts.max() + 0.5))
+    bottom.legend(loc="center right")
+    return fig

@@ -230,3 +230,20 @@ def test_a_certificate_flags_a_point_on_a_facet() -> None:
     assert certify(stack, [0.0], 0.0).on_facet
     inside = certify(stack, [1.0], 0.5)
     assert inside.valid and not inside.on_facet and inside.x[0] == pytest.approx(1.0)
+
+
+def test_the_exact_curve_passes_every_point_of_the_shipped_smooth_branches() -> None:
+    from fhnrnn.analysis import translate
+    from fhnrnn.recipes import fhn_rnn_branches, fhn_rnn_curves, train_fhn_rnn
+
+    run = train_fhn_rnn(progress=False)
+    curves = fhn_rnn_curves(run)
+    assert [len(c.curve.folds) for c in curves] == [2, 1]
+    for branch in fhn_rnn_branches(run):
+        found = [[c.curve.points_at(u)[0] for c in curves] for u in branch.u]
+        states = np.concatenate([state for at_u in found for state in at_u])
+        owner = np.repeat(np.arange(len(branch.u)), [sum(map(len, at_u)) for at_u in found])
+        gaps = np.abs(translate(run.model, states)[:, 0] - branch.vstar[owner])
+        closest = np.full(len(branch.u), np.inf)
+        np.minimum.at(closest, owner, gaps)
+        assert closest.max() < 1e-9

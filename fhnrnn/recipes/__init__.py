@@ -3,8 +3,9 @@
 - :mod:`~fhnrnn.recipes.sine_wave`: the sine-wave generator and its control (notebook 02);
 - :mod:`~fhnrnn.recipes.fhn_voltage`: the study's deep-ReLU network and a GRU trained on the FHN
   voltage (notebooks 03-05), :mod:`~fhnrnn.recipes.fhn_fixed_points`, their fixed points at
-  many currents, and :mod:`~fhnrnn.recipes.fhn_branch`, the study cell's branches over
-  0 <= I <= 1.75;
+  many currents, :mod:`~fhnrnn.recipes.fhn_exact`, the study cell's exact fixed-point curve
+  over 0 <= I <= 1.75, and :mod:`~fhnrnn.recipes.fhn_branch`, its branches by smooth
+  continuation (shipped, kept as the reference the exact curve is tested against);
 - :mod:`~fhnrnn.recipes.fhn_flow`: the network trained on the FHN flow (notebook 06).
 
 Each recipe returns its shipped network (:mod:`fhnrnn.artifacts`) when one exists for its
@@ -17,6 +18,7 @@ from fhnrnn.recipes.fhn_branch import (
     branch_artifact_keys,
     fhn_rnn_branches,
 )
+from fhnrnn.recipes.fhn_exact import EXACT_CURVES, CurveSummary, fhn_rnn_curves
 from fhnrnn.recipes.fhn_fixed_points import (
     FIXED_POINT_SEARCH,
     SEARCH_VERSION,
@@ -40,6 +42,7 @@ from fhnrnn.recipes.sine_wave import (
 
 __all__ = [
     "BRANCH_CONTINUATION",
+    "EXACT_CURVES",
     "FIXED_POINT_SEARCH",
     "FLOW_RECIPE",
     "GRU_RECIPE",
@@ -47,10 +50,12 @@ __all__ = [
     "SEARCH_VERSION",
     "SINE_RECIPE",
     "BranchSummary",
+    "CurveSummary",
     "FHNRNNRun",
     "FlowRun",
     "SineRun",
     "fhn_rnn_branches",
+    "fhn_rnn_curves",
     "fhn_rnn_fixed_points",
     "shipped_artifacts",
     "train_fhn_flow",
