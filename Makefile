@@ -16,7 +16,7 @@ NBVAL_OUT := build/nbval-outputs
 export OMP_WAIT_POLICY := PASSIVE
 
 .PHONY: setup test unit nbval nbval-portable lint reproduce quick paper clean bench bench-reproduce \
-	browser-test ensemble bench-ensemble bench-piecewise
+	browser-test ensemble bench-ensemble bench-piecewise bench-exact
 
 setup: $(STAMP)
 
@@ -90,6 +90,9 @@ bench: $(STAMP)
 
 bench-piecewise: $(STAMP)
 	$(PY) benchmarks/bench_piecewise.py
+
+bench-exact: $(STAMP)
+	cd benchmarks && ../$(PY) bench_exact.py
 
 bench-reproduce: $(STAMP)
 	$(PY) benchmarks/bench_reproduce.py --json build/bench_reproduce.json
