@@ -65,6 +65,8 @@ def atomic_write_files(files: Mapping[Path, bytes]) -> None:
     Each file is first written to a temporary file beside it; only when all of them are
     written (so every folder exists and is writable, and the disk had room) are they renamed
     into place. A failure before that removes the temporary files and leaves every old file.
+    The renames need no room and no rights beyond those the temporary files needed, so only
+    another process changing the folders meanwhile could stop them half way.
 
     Parameters
     ----------
@@ -82,12 +84,12 @@ def atomic_write_files(files: Mapping[Path, bytes]) -> None:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             os.chmod(tmp, _default_file_mode())
+        for tmp, path in pending:
+            os.replace(tmp, path)
     except BaseException:
         for tmp, _ in pending:
             Path(tmp).unlink(missing_ok=True)
         raise
-    for tmp, path in pending:
-        os.replace(tmp, path)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
