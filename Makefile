@@ -7,8 +7,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 ENSEMBLE_STAMP := $(VENV)/.ensemble-stamp
-# The CPU build of PyTorch: a plain `torch` requirement would pull a multi-GB CUDA build.
+# PyTorch, from PyTorch's own wheel index with the public index as the extra one: by default
+# the CPU build (a plain `torch` from the public index is, on Linux, a CUDA build with several
+# GB of GPU libraries). TORCH_INDEX selects another of PyTorch's indexes, a CUDA build with
+# `make setup TORCH_INDEX=cu128` on a fresh .venv. Where PyTorch's index cannot be reached,
+# pip retries for about ten seconds, then takes torch from what else it is configured with
+# (a local wheel directory, a mirror). `make torch-check` prints which build it would be.
 TORCH_PIN := torch==2.13.0
+TORCH_INDEX ?= cpu
+TORCH_INDEX_URL ?= https://download.pytorch.org/whl/$(TORCH_INDEX)
+PUBLIC_INDEX_URL ?= https://pypi.org/simple
+TORCH_SOURCES = --index-url $(TORCH_INDEX_URL) --extra-index-url $(PUBLIC_INDEX_URL)
+# Every other package comes from a lock file with hashes (`make lock` rewrites them from
+# pyproject.toml): the test environment, and the test environment plus the [book] extra.
+TEST_LOCK := requirements/test.lock
+BOOK_LOCK := requirements/book.lock
+BOOK_STAMP := $(VENV)/.book-stamp
 NBVAL_OUT := build/nbval-outputs
 # Idle OpenMP threads sleep instead of spinning. It changes no number (the work is split as
 # before) but on a busy machine it makes two-thread training ~20x faster: a spinning thread
@@ -16,17 +30,57 @@ NBVAL_OUT := build/nbval-outputs
 export OMP_WAIT_POLICY := PASSIVE
 
 .PHONY: setup test unit nbval nbval-portable lint reproduce quick paper clean bench bench-reproduce \
-	browser-test ensemble bench-ensemble bench-piecewise bench-exact
+	browser-test ensemble bench-ensemble bench-piecewise bench-exact setup-book torch-check lock
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The locked packages first (torch's own dependencies among them), then torch, then the package
+# itself without dependencies; `pip check` stops here if the lock and pyproject.toml disagree.
+$(STAMP): pyproject.toml $(TEST_LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 not found: set PYTHON=/path/to/python3.11"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(TORCH_PIN)
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --require-hashes -r $(TEST_LOCK)
+	$(PY) -m pip install --quiet $(TORCH_SOURCES) $(TORCH_PIN)
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip check
 	touch $@
+
+# The book's packages (the [book] extra) at the versions of their lock file.
+setup-book: $(BOOK_STAMP)
+
+$(BOOK_STAMP): $(STAMP) $(BOOK_LOCK)
+	$(PY) -m pip install --quiet --require-hashes -r $(BOOK_LOCK)
+	touch $@
+
+# The torch build that `make setup` would install, resolved without this machine's pip
+# settings (no local wheel directory, no other index) and without installing anything.
+torch-check:
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) requirements/check_torch_build.py $(TORCH_SOURCES) $(TORCH_PIN)
+
+# Rewrite both lock files from pyproject.toml with uv, for Python 3.11 and up on every platform,
+# from a venv of their own (a stale lock must not stop its own rewrite). Torch itself is left
+# out (make setup installs it from TORCH_INDEX_URL); its dependencies are those of the CPU
+# build, whose wheel pip fetches as make setup does. The test lock takes the book lock's
+# versions, so that adding the book to a test environment changes nothing.
+UV_REQUIREMENT := uv>=0.9,<1
+LOCK_VENV := build/lock-venv
+LOCK_TORCH := build/lock-torch
+UV_COMPILE = $(LOCK_VENV)/bin/uv pip compile pyproject.toml --quiet --universal \
+	--python-version 3.11 --generate-hashes --index-url $(PUBLIC_INDEX_URL) \
+	--find-links $(LOCK_TORCH) --constraint $(LOCK_TORCH)/constraints.txt \
+	--no-emit-package torch --custom-compile-command "make lock"
+
+lock:
+	test -x $(LOCK_VENV)/bin/python || $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet '$(UV_REQUIREMENT)'
+	rm -rf $(LOCK_TORCH)
+	$(LOCK_VENV)/bin/python -m pip download --quiet --no-deps --dest $(LOCK_TORCH) \
+		--index-url https://download.pytorch.org/whl/cpu --extra-index-url $(PUBLIC_INDEX_URL) \
+		$(TORCH_PIN)
+	echo "$(TORCH_PIN)+cpu" > $(LOCK_TORCH)/constraints.txt
+	$(UV_COMPILE) --extra test --extra book --output-file $(BOOK_LOCK)
+	$(UV_COMPILE) --extra test --constraint $(BOOK_LOCK) --output-file $(TEST_LOCK)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check fhnrnn tests benchmarks notebooks

@@ -3,6 +3,8 @@
 Notebooks call :func:`record` for every number the write-up quotes. Each call updates
 ``paper/generated/numbers.json`` (name -> value, formatted text, source) and rewrites
 ``paper/generated/numbers.tex``, so the LaTeX source never holds a result typed by hand.
+Both lie under :func:`fhnrnn._paths.output_root`: the paper's own folder only in runs that the
+project starts (``make reproduce``), ``build/scratch/`` in a notebook run by hand.
 
 The paper quotes a number as ``\\rec{name}``. ``numbers.tex`` defines ``\\rec`` and one
 internal macro per number; a name that no notebook recorded stops the LaTeX build with an
@@ -18,11 +20,12 @@ import json
 import math
 import numbers
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from filelock import FileLock
 
-from fhnrnn._paths import atomic_write_text, output_root
+from fhnrnn._paths import atomic_write_files, output_root
 
 _NAME = re.compile(r"[A-Za-z]+")
 _FIELDS = ("value", "text", "source")
@@ -179,16 +182,26 @@ def record(name: str, value: float | int | str, fmt: str = ".3g", *, source: str
     return text
 
 
-def merge_numbers(entries: dict[str, dict], folder: Path | None = None) -> None:
+def merge_numbers(
+    entries: dict[str, dict],
+    folder: Path | None = None,
+    *,
+    with_files: Mapping[Path, bytes] | None = None,
+) -> None:
     """Add recorded ``entries`` (as :func:`load_numbers` returns them) to ``folder``'s numbers.
 
     Rewrites ``numbers.json`` and ``numbers.tex`` in ``folder`` (default
-    :func:`generated_dir`); names already there are replaced.
+    :func:`generated_dir`); names already there are replaced. ``with_files`` (path -> bytes)
+    are written in the same all-or-nothing step: either all of them and both numbers files
+    change, or none does.
     """
     folder = generated_dir() if folder is None else folder
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(folder / ".numbers.lock"):
         merged = {**load_numbers(folder), **entries}
         as_json = json.dumps(merged, indent=1, sort_keys=True) + "\n"
-        atomic_write_text(folder / "numbers.json", as_json)
-        atomic_write_text(folder / "numbers.tex", _render_tex(merged))
+        numbers_files = {
+            folder / "numbers.json": as_json.encode("utf-8"),
+            folder / "numbers.tex": _render_tex(merged).encode("utf-8"),
+        }
+        atomic_write_files({**(with_files or {}), **numbers_files})

@@ -41,7 +41,11 @@ def use_style() -> None:
 
 
 def figures_dir() -> Path:
-    """Folder that :func:`save_figure` writes to."""
+    """Folder that :func:`save_figure` writes to.
+
+    ``figures/`` under :func:`fhnrnn._paths.output_root`: the paper's own folder only in runs
+    that the project starts, ``build/scratch/figures/`` in a notebook run by hand.
+    """
     return output_root() / "figures"
 
 

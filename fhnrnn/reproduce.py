@@ -5,10 +5,12 @@ with the kernel ``python3`` and ``notebooks/`` as working folder.
 
 * A full run executes each notebook unchanged (no injected parameters) into
   ``build/executed/``. The notebook's figures and numbers go to a staging folder first; only
-  when the whole notebook has run are they moved into ``figures/`` and
-  ``paper/generated/``, and the executed notebook, stripped of papermill's timing metadata,
-  copied back over ``notebooks/NAME.ipynb``. A notebook that fails or is interrupted leaves
-  every file of the paper as it was.
+  when the whole notebook has run do they land in ``figures/`` and ``paper/generated/``,
+  together with the executed notebook (stripped of papermill's timing metadata) over
+  ``notebooks/NAME.ipynb``, all or nothing: a notebook that fails or is interrupted, or
+  whose files cannot all be written, leaves every file of the paper as it was. These folders
+  lie in the checkout, or under ``FHNRNN_OUTPUT_ROOT`` when that is set (the checkout is then
+  left alone).
 * ``--quick`` injects ``QUICK = True`` into each notebook's ``parameters`` cell, writes the
   executed copies to ``build/quick/executed/`` and the figures and numbers to
   ``build/quick/``: a smoke run never touches the paper's files or the source notebooks.
@@ -35,13 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from fhnrnn._paths import (
-    CACHE_DIR_ENV,
-    OUTPUT_ROOT_ENV,
-    atomic_write_bytes,
-    atomic_write_text,
-    project_root,
-)
+from fhnrnn._paths import CACHE_DIR_ENV, OUTPUT_ROOT_ENV, atomic_write_files, project_root
 from fhnrnn.paper import load_numbers, merge_numbers
 
 HEADLESS_ENV = "FHNRNN_HEADLESS"
@@ -147,9 +143,10 @@ def describe_error(exc: Exception) -> str:
     return f"{name}: {value}".splitlines()[0][:200]
 
 
-def _write_back(executed: Path, source: Path) -> None:
+def _without_papermill(executed: Path) -> bytes:
+    """The executed notebook's bytes as committed: papermill's metadata stripped."""
     content = strip_papermill_metadata(json.loads(executed.read_text(encoding="utf-8")))
-    atomic_write_text(source, json.dumps(content, indent=1, ensure_ascii=False) + "\n")
+    return (json.dumps(content, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 @contextmanager
@@ -178,7 +175,8 @@ class Plan:
     output_root : Path
         Where the figures and numbers land.
     write_back : bool
-        Copy executed notebooks over the sources (full runs only).
+        Land the executed notebooks as ``output_root/notebooks/NAME.ipynb`` (full runs only;
+        over the sources when ``output_root`` is the checkout).
     quick : bool
         Inject ``QUICK = True``.
     variables : dict
@@ -193,7 +191,10 @@ class Plan:
 
 
 def plan(root: Path, quick: bool = False, retrain: bool = False, refresh: bool = False) -> Plan:
-    """The :class:`Plan` of a full, quick or retraining run of the checkout ``root``."""
+    """The :class:`Plan` of a full, quick or retraining run of the checkout ``root``.
+
+    A full run writes under ``FHNRNN_OUTPUT_ROOT`` when that is set, else into ``root``.
+    """
     if quick and retrain:
         raise ValueError("quick and retrain: choose one")
     if refresh and not retrain:
@@ -207,7 +208,8 @@ def plan(root: Path, quick: bool = False, retrain: bool = False, refresh: bool =
         if refresh:
             variables["FHNRNN_REFRESH_ARTIFACTS"] = "1"
         return Plan(build, build, False, False, variables)
-    return Plan(root / "build", root, True, False, variables)
+    paper_root = Path(os.environ.get(OUTPUT_ROOT_ENV) or root)
+    return Plan(root / "build", paper_root, True, False, variables)
 
 
 class Interrupted(Exception):
@@ -267,21 +269,40 @@ def _run_staged(notebook: Path, executed: Path, settings: Plan) -> NotebookRun:
         with environment(**settings.variables, **{OUTPUT_ROOT_ENV: str(staging)}):
             result = execute_notebook(notebook, executed, settings.quick)
         if result.ok:
-            land_outputs(staging, settings.output_root)
-            if settings.write_back:
-                _write_back(executed, notebook)
+            landed_notebook = executed if settings.write_back else None
+            try:
+                land_outputs(staging, settings.output_root, landed_notebook)
+            except (OSError, ValueError) as exc:
+                return NotebookRun(notebook, result.seconds, f"outputs not written: {exc}")
         return result
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def land_outputs(staging: Path, output_root: Path) -> None:
-    """Move a notebook's staged figures and numbers under ``output_root``."""
-    for figure in sorted((staging / "figures").glob("*")):
-        atomic_write_bytes(output_root / "figures" / figure.name, figure.read_bytes())
+def land_outputs(staging: Path, output_root: Path, executed: Path | None = None) -> None:
+    """Land a notebook's staged figures and numbers under ``output_root``, all or nothing.
+
+    Parameters
+    ----------
+    staging : Path
+        The ``FHNRNN_OUTPUT_ROOT`` the notebook ran with.
+    output_root : Path
+        Where ``figures/``, ``paper/generated/`` and ``notebooks/`` lie.
+    executed : Path, optional
+        The executed notebook, landed as ``output_root/notebooks/NAME.ipynb`` in the same
+        step, without papermill's metadata.
+    """
+    files = {
+        output_root / "figures" / figure.name: figure.read_bytes()
+        for figure in sorted((staging / "figures").glob("*"))
+    }
+    if executed is not None:
+        files[output_root / "notebooks" / executed.name] = _without_papermill(executed)
     staged = load_numbers(staging / "paper" / "generated")
     if staged:
-        merge_numbers(staged, output_root / "paper" / "generated")
+        merge_numbers(staged, output_root / "paper" / "generated", with_files=files)
+    else:
+        atomic_write_files(files)
 
 
 def compare_numbers(shipped: dict[str, dict], retrained: dict[str, dict]) -> str:

@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 from fhnrnn import reproduce
+from fhnrnn._paths import OUTPUT_ROOT_ENV
 
 
 def _write_notebook(path: Path, body: str) -> None:
@@ -25,7 +26,8 @@ def _write_notebook(path: Path, body: str) -> None:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv(OUTPUT_ROOT_ENV, raising=False)
     _write_notebook(
         tmp_path / "notebooks" / "01_first.ipynb", "print('quick' if QUICK else 'full')"
     )
@@ -98,6 +100,54 @@ def test_a_successful_notebook_lands_its_figures_and_numbers_together(project: P
     numbers = json.loads((quick / "paper" / "generated" / "numbers.json").read_text())
     assert numbers["stagedNumber"]["text"] == "1.0"
     assert not list((project / "build").glob("**/.staging-*")), "staging folders are removed"
+
+
+FIGURE_AND_NUMBER = FIGURE_THEN_FAIL.replace("if not QUICK:", "if False:")
+
+
+def test_a_full_run_lands_everything_under_fhnrnn_output_root_when_set(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write_notebook(project / "notebooks" / "02_done.ipynb", FIGURE_AND_NUMBER)
+    source = project / "notebooks" / "02_done.ipynb"
+    before = source.read_bytes()
+    elsewhere = project / "elsewhere"
+    monkeypatch.setenv(OUTPUT_ROOT_ENV, str(elsewhere))
+    (result,) = reproduce.run(root=project, only=["02"])
+    assert result.ok, result.error
+    assert sorted(p.name for p in (elsewhere / "figures").iterdir()) == ["staged.pdf", "staged.png"]
+    numbers = json.loads((elsewhere / "paper" / "generated" / "numbers.json").read_text())
+    assert numbers["stagedNumber"]["text"] == "1.0"
+    assert _printed(elsewhere / "notebooks" / "02_done.ipynb") == ""
+    assert "papermill" not in json.loads((elsewhere / "notebooks" / "02_done.ipynb").read_text())
+    assert source.read_bytes() == before, "the checkout's notebook is left alone"
+    assert not (project / "figures").exists() and not (project / "paper").exists()
+
+
+def test_outputs_that_cannot_all_be_written_land_not_at_all(project: Path) -> None:
+    _write_notebook(project / "notebooks" / "02_done.ipynb", FIGURE_AND_NUMBER)
+    source = project / "notebooks" / "02_done.ipynb"
+    before = source.read_bytes()
+    (project / "figures").mkdir()
+    (project / "paper").mkdir()
+    (project / "paper" / "generated").write_text("a file where the numbers' folder belongs")
+    (result,) = reproduce.run(root=project, only=["02"])
+    assert not result.ok
+    assert result.error.startswith("outputs not written: ") and "generated" in result.error
+    assert not list((project / "figures").iterdir()), "no figure lands without its numbers"
+    assert source.read_bytes() == before, "nor the executed notebook"
+    assert not list(project.glob("**/.*.tmp")), "temporary files are removed"
+
+
+def test_a_folder_in_place_of_one_file_stops_every_file_from_landing(tmp_path: Path) -> None:
+    from fhnrnn._paths import atomic_write_files
+
+    (tmp_path / "old.txt").write_text("old")
+    (tmp_path / "numbers.tex").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"numbers\.tex"):
+        atomic_write_files({tmp_path / "old.txt": b"new", tmp_path / "numbers.tex": b"x"})
+    assert (tmp_path / "old.txt").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["numbers.tex", "old.txt"]
 
 
 def test_numbers_of_earlier_notebooks_are_kept_when_one_lands(project: Path) -> None:
