@@ -72,13 +72,16 @@ def vendor_mathjax(tarball: Path, target: Path) -> int:
 
 
 def build_html(source: Path, html: Path) -> None:
-    """Write Sphinx's ``conf.py`` from the Jupyter Book configuration and build the HTML."""
+    """Write Sphinx's ``conf.py`` from the Jupyter Book configuration and build the HTML.
+
+    Any warning (a broken link, a missing include, an unreadable notebook) fails the build.
+    """
     jupyter_book = str(Path(sys.executable).with_name("jupyter-book"))
     subprocess.run([jupyter_book, "config", "sphinx", str(source)], check=True)
     shutil.rmtree(html, ignore_errors=True)
     # conf.py names the book's own extension (book/ext) without putting it on sys.path.
     paths = [str(source / "ext"), *filter(None, [os.environ.get("PYTHONPATH")])]
-    sphinx = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "--keep-going", "-E"]
+    sphinx = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-W", "--keep-going", "-E"]
     subprocess.run(
         [*sphinx, str(source), str(html)],
         check=True,
