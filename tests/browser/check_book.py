@@ -4,8 +4,9 @@ Serve the built book (``build/book/html``) on 127.0.0.1 and visit every page wit
 Chromium through Playwright. Every request is routed: one to any other host is refused and
 fails the check, so a page that needs the internet (a CDN's script, a web font) fails here.
 On each page: no console error and no uncaught exception, no request answered with an error,
-MathJax has typeset every formula (an ``mjx-container`` per math element, no TeX error), and
-every image has loaded (``naturalWidth > 0``). On the pages with a static explorer
+MathJax has typeset every formula (an ``mjx-container`` per math element, no TeX error),
+every image has loaded (``naturalWidth > 0``), and nothing makes the page wider than the
+window (wide outputs scroll in their own box). On the pages with a static explorer
 (matplotlib's JavaScript animation) the scrub bar is moved and the frame must change.
 Screenshots of two pages go to ``OUT``.
 
@@ -91,6 +92,7 @@ class PageReport:
     images: int = 0
     external_resources: list[str] = field(default_factory=list)
     animations: list[dict] = field(default_factory=list)
+    overflow: int = 0
 
     def problems(self) -> list[str]:
         found = []
@@ -106,6 +108,8 @@ class PageReport:
             found.append(f"math not typeset: {self.math}")
         if self.broken_images:
             found.append(f"images not loaded: {self.broken_images}")
+        if self.overflow > 0:
+            found.append(f"the page is {self.overflow} px wider than the window")
         found += [
             f"scrub bar did not change the frame: {a}" for a in self.animations if not a["changed"]
         ]
@@ -188,6 +192,9 @@ def check_page(page: Page, base: str, name: str, report: PageReport, out: Path) 
         for url in page.evaluate(RESOURCES_JS)
         if not url.startswith((origin, *(f"{scheme}:" for scheme in LOCAL_SCHEMES)))
     ]
+    report.overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
     report.animations = [
         element.evaluate(SCRUB_JS) for element in page.query_selector_all(".animation")
     ]
