@@ -15,6 +15,10 @@ figure and works without widgets (the tests call them on the Agg backend).
 
 Headless runs (``python -m fhnrnn reproduce``, ``make nbval``) set ``FHNRNN_HEADLESS=1``;
 :func:`headless` tells a notebook to skip its explorer there.
+
+:meth:`Explorer.scrubber` is each explorer's static counterpart: the same figure at a few
+slider positions as a JavaScript animation with a scrub bar, which needs no kernel and
+loads nothing from the internet, so that the course website (``make book``) keeps it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import base64
 import functools
 import hashlib
 import io
+import numbers
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -181,7 +186,7 @@ class Explorer:
         Parameters
         ----------
         frames : int
-            Number of positions shown (at most the number of options).
+            Number of positions shown (fewer when there are fewer options).
         dpi : float
             Resolution of the frames; the size of the HTML grows with its square.
 
@@ -189,7 +194,7 @@ class Explorer:
         -------
         IPython.display.HTML
         """
-        if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+        if isinstance(frames, bool) or not isinstance(frames, numbers.Integral) or frames < 1:
             raise ValueError(f"frames must be a positive integer, got {frames!r}")
         if not dpi > 0:
             raise ValueError(f"dpi must be positive, got {dpi!r}")
@@ -208,7 +213,7 @@ class Explorer:
                 self._draw(fig, value)
                 fig.suptitle(f"{self.description} = {label}")
 
-            animation = FuncAnimation(fig, draw_frame, frames=[int(k) for k in shown])
+            animation = FuncAnimation(fig, draw_frame, frames=shown.tolist())
             html = animation.to_jshtml(fps=2, default_mode="once")
         return HTML(offline_jshtml(_palette_frames(html)))
 
