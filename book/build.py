@@ -1,10 +1,10 @@
 """Build the course website (``make book``): the introduction and the notebooks, offline.
 
-The book's sources are staged in ``OUT/src`` (the files of ``book/``, with ``notebooks/`` and
-``figures/`` linked in, so that the notebooks' relative links hold), MathJax 3 is copied into
-its ``assets/mathjax`` from the npm package (fetched once with ``npm pack`` into
-``OUT/npm``), and Jupyter Book 1 turns it into HTML in ``OUT/html``. No notebook is executed:
-the pages show the outputs committed with them.
+The book's sources are staged in ``OUT/src``: the files of ``book/``, with ``notebooks/``,
+``figures/`` and ``README.md`` linked in, so that the notebooks' relative links hold. MathJax 3
+is copied into its ``assets/mathjax`` from the npm package (fetched once with ``npm pack``
+into ``OUT/npm``), and Jupyter Book 1 turns it into HTML in ``OUT/html``. No notebook is
+executed: the pages show the outputs committed with them.
 
 Run ``python book/build.py [--out build/book]``.
 """
@@ -32,11 +32,12 @@ MATHJAX_FOLDERS = ("es5/input/", "es5/output/", "es5/ui/", "es5/a11y/", "es5/sre
 
 
 def stage(source: Path) -> None:
-    """Fill ``source`` with the book's own files and links to the notebooks and figures."""
+    """Fill ``source`` with the book's own files and links to the notebooks, the figures
+    they show and the README (whose sections the software page includes)."""
     shutil.rmtree(source, ignore_errors=True)
     shutil.copytree(BOOK, source, ignore=shutil.ignore_patterns("build.py", "__pycache__"))
     for name in LINKED:
-        (source / name).symlink_to(ROOT / name, target_is_directory=True)
+        (source / name).symlink_to(ROOT / name, target_is_directory=(ROOT / name).is_dir())
 
 
 def mathjax_package(cache: Path) -> Path:
