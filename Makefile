@@ -137,6 +137,23 @@ browser-test: $(BROWSER_STAMP)
 		apt-get install -y -qq --no-install-recommends chromium; }
 	$(PY) tests/browser/check_explorers.py --out build/browser
 
+# The course website: the introduction and the notebooks with their committed outputs (nothing
+# is executed), built by Jupyter Book 1 into build/book/html. It needs no internet but the
+# package registries: MathJax comes from npm (Debian's npm installed when missing), not a CDN.
+.PHONY: book book-test
+
+book: $(BOOK_STAMP)
+	@command -v npm >/dev/null || { apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends npm; }
+	$(PY) book/build.py --out build/book
+
+# The book in headless Chromium: every page with no console error, no request leaving
+# 127.0.0.1, its math typeset and its images loaded; screenshots in build/browser/.
+book-test: book $(BROWSER_STAMP)
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends chromium; }
+	$(PY) tests/browser/check_book.py --book build/book/html --out build/browser
+
 # The fixed-point engine against FixedPointFinder (a few minutes), the activation-region
 # search's coverage (two minutes), and the whole regeneration cold and warm (~10 min).
 bench: $(STAMP)

@@ -15,12 +15,21 @@ figure and works without widgets (the tests call them on the Agg backend).
 
 Headless runs (``python -m fhnrnn reproduce``, ``make nbval``) set ``FHNRNN_HEADLESS=1``;
 :func:`headless` tells a notebook to skip its explorer there.
+
+:meth:`Explorer.scrubber` is each explorer's static counterpart: the same figure at a few
+slider positions as a JavaScript animation with a scrub bar, which needs no kernel and
+loads nothing from the internet, so that the course website (``make book``) keeps it.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
 import io
+import numbers
 import os
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,9 +37,12 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import HTML
+from matplotlib.animation import FuncAnimation
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
+from PIL import Image
 
 from fhnrnn.analysis import fixed_point_labels, rollout_float64, translate
 from fhnrnn.fhn import FHN
@@ -57,6 +69,7 @@ __all__ = [
     "explore_phase_plane",
     "explore_sine_wave",
     "headless",
+    "offline_jshtml",
 ]
 
 HEADLESS_ENV = "FHNRNN_HEADLESS"
@@ -85,7 +98,9 @@ class Explorer:
 
     The figure is a plain :class:`~matplotlib.figure.Figure` (not pyplot's), so that the
     notebook's inline backend never shows it on its own; each redraw renders it to the
-    ``image`` widget. In a notebook the explorer displays as its slider above its image.
+    ``image`` widget. In a notebook the explorer displays as its slider above its image. The
+    widgets are made on first use, so that :meth:`scrubber`, the static counterpart for a page
+    without a kernel, leaves no widget state in an executed notebook.
 
     Parameters
     ----------
@@ -112,32 +127,161 @@ class Explorer:
     ) -> None:
         if not options:
             raise ValueError("options must hold at least one (label, value) pair")
+        self.description = description
+        self.options = list(options)
         self._draw = draw
+        self._figsize = figsize
+        self._index = index
         with plt.style.context(STYLE_PATH):
             self.figure = Figure(figsize=figsize, layout="constrained")
-        self.slider = widgets.SelectionSlider(
-            options=list(options),
-            index=index,
-            description=description,
+
+    @functools.cached_property
+    def widget(self) -> widgets.VBox:
+        """The slider above the image (made on first use)."""
+        slider = widgets.SelectionSlider(
+            options=self.options,
+            index=self._index,
+            description=self.description,
             continuous_update=False,
             layout=widgets.Layout(width="70%"),
         )
-        self.image = widgets.Image(format="png", width=round(figsize[0] * _PNG_DPI))
-        self.widget = widgets.VBox([self.slider, self.image])
-        self.widget.add_class(CSS_CLASS)
-        self.slider.observe(self._redraw, names="value")
-        self._redraw()
+        image = widgets.Image(format="png", width=round(self._figsize[0] * _PNG_DPI))
+        image.value = self._render(slider.value)
+        slider.observe(lambda change: setattr(image, "value", self._render(change["new"])), "value")
+        box = widgets.VBox([slider, image])
+        box.add_class(CSS_CLASS)
+        return box
 
-    def _redraw(self, _change: object = None) -> None:
+    @property
+    def slider(self) -> widgets.SelectionSlider:
+        """The slider over the options."""
+        return self.widget.children[0]
+
+    @property
+    def image(self) -> widgets.Image:
+        """The PNG of the figure at the slider's position."""
+        return self.widget.children[1]
+
+    def _render(self, value: Any) -> bytes:
         self.figure.clear()
         with plt.style.context(STYLE_PATH), plt.rc_context({"savefig.bbox": "standard"}):
-            self._draw(self.figure, self.slider.value)
+            self._draw(self.figure, value)
             buffer = io.BytesIO()
             self.figure.savefig(buffer, format="png", dpi=_PNG_DPI)
-        self.image.value = buffer.getvalue()
+        return buffer.getvalue()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict | None:
         return self.widget._repr_mimebundle_(**kwargs)
+
+    def scrubber(self, frames: int = 15, *, dpi: float = 60.0) -> HTML:
+        """The static counterpart: the figure at ``frames`` positions, with a scrub bar.
+
+        The positions are spread evenly over the options, the first and the last included;
+        each frame is titled with the slider's label and value. The result is matplotlib's
+        JavaScript animation (:meth:`~matplotlib.animation.Animation.to_jshtml`) with the
+        frames embedded as PNG, made to load nothing from the internet: its buttons show
+        text symbols instead of a web font. It needs no kernel, so a static page (the course
+        website) keeps it working.
+
+        Parameters
+        ----------
+        frames : int
+            Number of positions shown (fewer when there are fewer options).
+        dpi : float
+            Resolution of the frames; the size of the HTML grows with its square.
+
+        Returns
+        -------
+        IPython.display.HTML
+        """
+        if isinstance(frames, bool) or not isinstance(frames, numbers.Integral) or frames < 1:
+            raise ValueError(f"frames must be a positive integer, got {frames!r}")
+        if not dpi > 0:
+            raise ValueError(f"dpi must be positive, got {dpi!r}")
+        shown = np.unique(np.linspace(0, len(self.options) - 1, frames).round().astype(int))
+        with (
+            plt.style.context(STYLE_PATH),
+            plt.rc_context(
+                {"savefig.bbox": "standard", "savefig.dpi": dpi, "animation.frame_format": "png"}
+            ),
+        ):
+            fig = Figure(figsize=self._figsize, dpi=dpi, layout="constrained")
+
+            def draw_frame(position: int) -> None:
+                fig.clear()
+                label, value = self.options[position]
+                self._draw(fig, value)
+                fig.suptitle(f"{self.description} = {label}")
+
+            animation = FuncAnimation(fig, draw_frame, frames=shown.tolist())
+            html = animation.to_jshtml(fps=2, default_mode="once")
+        return HTML(offline_jshtml(_palette_frames(html)))
+
+
+_FRAME = re.compile(r'(frames\[\d+\] = "data:image/)png;base64,(.*?)"', re.DOTALL)
+_PALETTE_COLOURS = 128
+
+
+def _palette_png(encoded: str) -> str:
+    """A base64 PNG (with JavaScript line continuations) as a 128-colour PNG, in base64.
+
+    A plot has few colours besides the antialiasing: the palette keeps every pixel within a
+    few levels of the original and makes the frame four to five times smaller.
+    """
+    with Image.open(io.BytesIO(base64.b64decode(encoded.replace("\\\n", "")))) as frame:
+        white = Image.new("RGBA", frame.size, "white")
+        flat = Image.alpha_composite(white, frame.convert("RGBA")).convert("RGB")
+    palette = flat.quantize(_PALETTE_COLOURS, method=Image.Quantize.MAXCOVERAGE, dither=0)
+    buffer = io.BytesIO()
+    palette.save(buffer, format="png", optimize=True)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _palette_frames(html: str) -> str:
+    """Every embedded PNG frame of a ``to_jshtml`` output as a palette PNG."""
+    return _FRAME.sub(lambda m: f'{m[1]}png;base64,{_palette_png(m[2])}"', html)
+
+
+# The button icons of matplotlib's JavaScript animation (Font Awesome 4 names) as text.
+_BUTTON_TEXT = {
+    "minus": "−",
+    "fast-backward": "|◀◀",
+    "step-backward": "|◀",
+    "play fa-flip-horizontal": "◀",
+    "pause": "❚❚",
+    "play": "▶",
+    "step-forward": "▶|",
+    "fast-forward": "▶▶|",
+    "plus": "+",
+}
+_ICON = re.compile(r'<i class="fa fa-([a-z -]+?)"></i>')
+_REMOTE_STYLESHEET = re.compile(r'<link rel="stylesheet"\s+href="https?://[^"]*">')
+_ANIMATION_ID = re.compile(r'id="_anim_img([0-9a-f]{32})"')
+
+
+def offline_jshtml(html: str) -> str:
+    """Matplotlib's JavaScript animation made to load nothing and to be the same every run.
+
+    :meth:`~matplotlib.animation.Animation.to_jshtml` links Font Awesome's stylesheet on a
+    CDN for its button icons and names its elements with a random UUID. This drops the link,
+    writes each icon as text, and replaces the UUID by a hash of the content.
+
+    Parameters
+    ----------
+    html : str
+        The output of ``to_jshtml``.
+
+    Returns
+    -------
+    str
+    """
+    found = _ANIMATION_ID.search(html)
+    if found is None:
+        raise ValueError("html must be the output of matplotlib's Animation.to_jshtml")
+    html = _REMOTE_STYLESHEET.sub("", html)
+    html = _ICON.sub(lambda icon: _BUTTON_TEXT.get(icon[1], icon[1]), html)
+    digest = hashlib.sha256(html.replace(found[1], "").encode()).hexdigest()[:32]
+    return html.replace(found[1], digest)
 
 
 def _nearest_option(values: np.ndarray, wanted: float) -> int:

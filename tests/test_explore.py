@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import io
+import re
 
 import matplotlib
 
@@ -12,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
+from PIL import Image
 
 from fhnrnn import explore
 from fhnrnn.analysis import fixed_point_branch, fixed_points_by_input, rollout_float64, translate
@@ -234,3 +238,60 @@ def test_flow_explorer_needs_an_encoder(fhn: FHN, tanh_cell: TanhRNN) -> None:
     points = fixed_points_by_input(tanh_cell, [0.5], n_steps=5, n_per_input=1, progress=False)
     with pytest.raises(ValueError, match="model"):
         explore.explore_network_flow(fhn, tanh_cell, points, dt=0.5)
+
+
+# ------------------------------------------------- the static counterpart (no kernel)
+
+
+def _frames(html: str) -> list[Image.Image]:
+    encoded = re.findall(r'frames\[\d+\] = "data:image/png;base64,([^"]*)"', html)
+    return [Image.open(io.BytesIO(base64.b64decode(item))) for item in encoded]
+
+
+def test_scrubber_shows_evenly_spread_positions_and_makes_no_widget() -> None:
+    drawn = []
+
+    def draw(fig: Figure, value: int) -> None:
+        drawn.append(value)
+        fig.subplots().axhline(value)
+
+    explorer = explore.Explorer("k", [(str(k), k) for k in range(5)], draw, figsize=(2, 1.5))
+    html = explorer.scrubber(3, dpi=40).data
+    frames = _frames(html)
+    assert len(frames) == 3 and set(drawn) == {0, 2, 4}
+    assert all(frame.mode == "P" and frame.size == (80, 60) for frame in frames)
+    assert "widget" not in vars(explorer)  # no widget state lands in an executed notebook
+    assert explorer.scrubber(3, dpi=40).data == html  # the same bytes every run
+
+
+def test_scrubber_loads_nothing_from_the_internet(fhn: FHN) -> None:
+    explorer = explore.explore_phase_plane(fhn, [0.2, 1.0], t_max=5.0)
+    html = explorer.scrubber(2, dpi=30).data
+    first, second = (np.asarray(frame.convert("RGB")) for frame in _frames(html))
+    assert not np.array_equal(first, second)
+    assert "<link" not in html and 'class="fa' not in html
+    assert re.findall(r"https?://[^\s\"']+", html) == []
+
+
+def test_palette_frames_keep_every_colour_of_the_plot(fhn: FHN) -> None:
+    fig = Figure(figsize=(3.2, 2.4), dpi=60)
+    explore.draw_phase_plane(fig, fhn, 1.0, fhn.simulate(1.0, t_max=50.0, dt=0.05)[1])
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", facecolor="white")
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    original = np.asarray(Image.open(buffer).convert("RGB"), dtype=int)
+    palette = Image.open(io.BytesIO(base64.b64decode(explore._palette_png(encoded))))
+    error = np.abs(np.asarray(palette.convert("RGB"), dtype=int) - original).max()
+    assert palette.mode == "P" and error <= 24  # of 255 levels, at the worst pixel
+
+
+@pytest.mark.parametrize(("frames", "dpi"), [(0, 50.0), (2.5, 50.0), (True, 50.0), (3, 0.0)])
+def test_scrubber_rejects_bad_arguments(frames, dpi) -> None:
+    explorer = explore.Explorer("k", [("a", 0), ("b", 1)], lambda fig, v: None, figsize=(2, 2))
+    with pytest.raises(ValueError, match="frames" if dpi > 0 else "dpi"):
+        explorer.scrubber(frames, dpi=dpi)
+
+
+def test_offline_jshtml_refuses_other_html() -> None:
+    with pytest.raises(ValueError, match="to_jshtml"):
+        explore.offline_jshtml("<p>not an animation</p>")
