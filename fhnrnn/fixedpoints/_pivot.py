@@ -157,7 +157,9 @@ class Trace:
 
     ``vertices[i]`` and ``vertices[i + 1]`` bound segment i, which lies in the region of
     ``patterns[i]``, along a unit direction whose theta-component is ``slopes[i]``;
-    ``crossings[i]`` holds the units flipped between segments i and i + 1.
+    ``crossings[i]`` holds the units flipped between segments i and i + 1; ``ties`` counts
+    the corners where several units reached zero at once, ``refreshes`` the fresh
+    compositions of J (rounding drift or a near-singular update).
     """
 
     vertices: list[np.ndarray] = field(default_factory=list)
@@ -165,6 +167,7 @@ class Trace:
     slopes: list[float] = field(default_factory=list)
     crossings: list[list[tuple[int, int]]] = field(default_factory=list)
     ties: int = 0
+    refreshes: int = 0
     end: End = End.SEGMENTS
 
 
@@ -211,6 +214,7 @@ class Pivot:
                 trace.crossings.append(self._cross(units))
         except _Stop as stop:
             trace.end = stop.end
+        trace.refreshes = self.refreshes
         return trace
 
     def _advance(

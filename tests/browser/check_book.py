@@ -28,20 +28,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from chromium import CHROMIUM, FLAGS, ROOT
 from playwright.sync_api import BrowserContext, Page, Route, sync_playwright
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = {"intro.html": "book-intro.png", "notebooks/01_fhn_analytics.html": "book-01.png"}
 LOCAL_SCHEMES = ("data", "blob", "about")
 MATH_JS = """async () => {

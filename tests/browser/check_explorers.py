@@ -29,23 +29,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from chromium import CHROMIUM, FLAGS, ROOT
 from PIL import Image, ImageChops
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from fhnrnn.explore import CSS_CLASS, HEADLESS_ENV
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RUN_TIMEOUT_MS = 15 * 60 * 1000  # every cell of one notebook, the first training included
 EXPLORER = f".{CSS_CLASS}"
 # The notebook's cells and their outputs, read from JupyterLab's model of the notebook.
