@@ -159,7 +159,7 @@ def readme_python_blocks() -> list[str]:
 
 def test_readme_examples_run_and_print_what_their_comments_say(capsys) -> None:
     blocks = readme_python_blocks()
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     outputs = []
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {})
@@ -167,6 +167,7 @@ def test_readme_examples_run_and_print_what_their_comments_say(capsys) -> None:
     assert outputs[0].startswith("FixedPoints: 3 unique fixed points")
     assert "2 stable, 1 not stable" in outputs[0]
     assert outputs[1].strip() == "48"
+    assert outputs[2].split() == ["exact", "9", "55", "0"]
 
 
 def test_a_non_editable_install_ships_every_subpackage(pyproject: dict) -> None:
