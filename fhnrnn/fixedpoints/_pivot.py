@@ -88,67 +88,95 @@ class ParameterisedStack:
         return self.stack.state_size
 
     @cached_property
+    def slices(self) -> tuple[slice, ...]:
+        """Each layer's part of a flat array over all units (n_1 + ... + n_L,)."""
+        ends = np.cumsum(self.stack.widths)
+        return tuple(slice(int(end - width), int(end))
+                     for end, width in zip(ends, self.stack.widths, strict=True))
+
+    @cached_property
     def transposed(self) -> tuple[np.ndarray, ...]:
         """``W_l^T`` in row-major order: ``W_l h`` for a sparse h reads only h's rows."""
         return tuple(np.ascontiguousarray(weight.T) for weight in self.stack.weights)
 
-    def preactivations(self, y: np.ndarray) -> list[np.ndarray]:
-        """``z_1 ... z_L`` at y, shapes (n_l,)."""
-        h, layers = self.lin_in @ y + self.off_in, []
-        for index, bias in enumerate(self.stack.biases):
-            layers.append(self._apply(index, h) + bias)
-            h = np.maximum(layers[-1], 0.0)
-        return layers
+    @cached_property
+    def state_out_transposed(self) -> np.ndarray:
+        return np.ascontiguousarray(self.stack.state_out.T)
 
-    def _apply(self, layer: int, h: np.ndarray) -> np.ndarray:
-        """``W_layer h``, reading only the rows of ``W^T`` where h is non-zero."""
-        active = np.flatnonzero(h)
-        if active.size > h.size // 2:
-            return self.stack.weights[layer] @ h
-        return h[active] @ self.transposed[layer][active]
+    def preactivations(self, y: np.ndarray) -> np.ndarray:
+        """``z_1 ... z_L`` at y, flat, shape (n_1 + ... + n_L,)."""
+        z = np.empty(self.slices[-1].stop)
+        h = self.lin_in @ y + self.off_in
+        for index, (part, bias) in enumerate(zip(self.slices, self.stack.biases, strict=True)):
+            z[part] = _sparse_product(self.stack.weights[index], self.transposed[index], h)
+            z[part] += bias
+            h = np.maximum(z[part], 0.0)
+        return z
 
     def residual(self, y: np.ndarray) -> np.ndarray:
         """``r(y)``, shape (d,)."""
         return self.residual_from(y, self.preactivations(y))
 
-    def residual_from(self, y: np.ndarray, layers: list[np.ndarray]) -> np.ndarray:
-        """``r(y)`` from the pre-activations at y, shape (d,)."""
-        last = np.maximum(layers[-1], 0.0)
-        return self.stack.state_out @ last + self.par_out * y[-1] + self.off_out - y[:-1]
+    def residual_from(self, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """``r(y)`` from the (flat) pre-activations at y, shape (d,)."""
+        last = np.maximum(z[self.slices[-1]], 0.0)
+        mapped = _sparse_product(self.stack.state_out, self.state_out_transposed, last)
+        return mapped + self.par_out * y[-1] + self.off_out - y[:-1]
 
-    def jacobian(self, on: list[np.ndarray]) -> np.ndarray:
-        """``dr/dy`` on the region of the pattern ``on``, shape (d, d + 1)."""
+    def jacobian(self, on: np.ndarray) -> np.ndarray:
+        """``dr/dy`` on the region of the (flat) pattern ``on``, shape (d, d + 1)."""
         linear = self.lin_in
-        for mask, weight in zip(on, self.stack.weights, strict=True):
-            linear = (weight @ linear) * mask[:, None]
+        for part, weight in zip(self.slices, self.stack.weights, strict=True):
+            linear = (weight @ linear) * on[part, None]
         jacobian = self.stack.state_out @ linear
         jacobian[:, :-1] -= np.eye(self.d)
         jacobian[:, -1] += self.par_out
         return jacobian
 
-    def directional(self, on: list[np.ndarray], v: np.ndarray) -> list[np.ndarray]:
-        """Derivatives of ``z_1 ... z_L`` along v on the region of ``on``."""
-        h, layers = self.lin_in @ v, []
-        for index, mask in enumerate(on):
-            layers.append(self._apply(index, h))
-            h = layers[-1] * mask
-        return layers
+    def directional(self, on: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Derivatives of ``z_1 ... z_L`` along v on the region of ``on``, flat."""
+        rates = np.empty(self.slices[-1].stop)
+        h = self.lin_in @ v
+        for index, part in enumerate(self.slices):
+            rates[part] = _sparse_product(self.stack.weights[index], self.transposed[index], h)
+            h = rates[part] * on[part]
+        return rates
 
-    def unit_gradient(self, on: list[np.ndarray], layer: int, unit: int) -> np.ndarray:
-        """``dz_{layer, unit} / dy`` on the region of ``on``, shape (d + 1,)."""
-        row = self.stack.weights[layer][unit]
+    def unit_gradient(self, on: np.ndarray, unit: int) -> np.ndarray:
+        """``dz_unit / dy`` on the region of ``on`` (unit: a flat index), shape (d + 1,)."""
+        layer = self.layer_of(unit)
+        row = self.stack.weights[layer][unit - self.slices[layer].start]
         for below in range(layer - 1, -1, -1):
-            active = np.flatnonzero(on[below])
+            active = np.flatnonzero(on[self.slices[below]])
             row = row[active] @ self.stack.weights[below][active]
         return row @ self.lin_in
 
-    def unit_effect(self, on: list[np.ndarray], layer: int, unit: int) -> np.ndarray:
-        """``dr / dh_{layer, unit}`` on the region of ``on``, shape (d,)."""
+    def unit_effect(self, on: np.ndarray, unit: int) -> np.ndarray:
+        """``dr / dh_unit`` on the region of ``on`` (unit: a flat index), shape (d,)."""
+        layer = self.layer_of(unit)
         column = np.zeros(self.stack.weights[layer].shape[0])
-        column[unit] = 1.0
-        for above in range(layer + 1, len(self.stack.weights)):
-            column = self._apply(above, column) * on[above]
+        column[unit - self.slices[layer].start] = 1.0
+        for above in range(layer + 1, len(self.slices)):
+            product = _sparse_product(self.stack.weights[above], self.transposed[above], column)
+            column = product * on[self.slices[above]]
         return self.stack.state_out @ column
+
+    def layer_of(self, unit: int) -> int:
+        """The layer of a flat unit index."""
+        return int(np.searchsorted([part.stop for part in self.slices], unit, side="right"))
+
+    def unit_name(self, unit: int) -> tuple[int, int]:
+        """(layer, index within the layer) of a flat unit index."""
+        layer = self.layer_of(unit)
+        return layer, unit - self.slices[layer].start
+
+
+def _sparse_product(matrix: np.ndarray, transposed: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """``matrix @ h``, reading only the rows of ``matrix^T`` where a sparse h is non-zero."""
+    active = np.flatnonzero(h)
+    if active.size > h.size // 2:
+        return matrix @ h
+    return h[active] @ transposed[active]
 
 
 @dataclass
@@ -178,10 +206,7 @@ class Pivot:
         self.system = system
         self.y = np.array(y, dtype=np.float64)
         self.z = system.preactivations(self.y)
-        self.on = [layer > 0 for layer in self.z]
-        widths = system.stack.widths
-        self.layer_of = np.repeat(np.arange(len(widths)), widths)
-        self.unit_of = np.concatenate([np.arange(width) for width in widths])
+        self.on = self.z > 0
         self.weight_scale = max(_norm(weight) for weight in system.stack.weights)
         self.refreshes = 0
         self.border = np.zeros(system.d + 1)
@@ -198,12 +223,12 @@ class Pivot:
         seen: set[bytes] = set()
         try:
             for _ in range(max_segments):
-                key = np.packbits(np.concatenate(self.on)).tobytes()
+                key = np.packbits(self.on).tobytes()
                 if key in seen:
                     trace.end = End.LOOP
                     break
                 seen.add(key)
-                trace.patterns.append(np.concatenate(self.on))
+                trace.patterns.append(self.on.copy())
                 trace.slopes.append(float(self.v[-1]))
                 units, limit = self._advance(low, high, bound)
                 trace.vertices.append(self.y.copy())
@@ -211,17 +236,15 @@ class Pivot:
                     trace.end = limit
                     break
                 trace.ties += len(units) > 1
-                trace.crossings.append(self._cross(units))
+                trace.crossings.append([self.system.unit_name(k) for k in self._cross(units)])
         except _Stop as stop:
             trace.end = stop.end
         trace.refreshes = self.refreshes
         return trace
 
-    def _advance(
-        self, low: float, high: float, bound: float
-    ) -> tuple[list[tuple[int, int]], End | None]:
+    def _advance(self, low: float, high: float, bound: float) -> tuple[list[int], End | None]:
         """Move to the end of the segment; the units that reach zero there, or the limit met."""
-        z, rate, on = (np.concatenate(part) for part in (self.z, self.rates, self.on))
+        z, rate, on = self.z, self.rates, self.on
         towards = np.where(on, rate < 0, rate > 0)
         gap = np.abs(np.where(on, np.maximum(z, 0.0), np.minimum(z, 0.0)))
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -241,7 +264,7 @@ class Pivot:
             return [], limit
         hitting = np.flatnonzero(step <= first + _TIE * (1.0 + np.abs(self.y).max()))
         self._move(first)
-        return [(int(self.layer_of[k]), int(self.unit_of[k])) for k in hitting], None
+        return [int(k) for k in hitting], None
 
     def _move(self, step: float) -> None:
         """Step along v, then back onto the curve with one bordered Newton correction.
@@ -256,7 +279,7 @@ class Pivot:
             self._refresh()
         self.y = self.y - self.inverse[:, :-1] @ residual
 
-    def _cross(self, units: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    def _cross(self, units: list[int]) -> list[int]:
         """Flip the units (or, at a tie, the subset that continues the curve); the flipped."""
         if len(units) == 1:
             self._flip(units)
@@ -273,14 +296,13 @@ class Pivot:
                     self._restore(saved)
         raise _Stop(End.TIE)
 
-    def _flip(self, units: list[tuple[int, int]], others: list[tuple[int, int]] = ()) -> None:
-        """Flip units, update J and N, and turn v into the new region."""
-        for layer, unit in units:
-            gradient = self.system.unit_gradient(self.on, layer, unit)
-            effect = self.system.unit_effect(self.on, layer, unit)
-            sign = -1.0 if self.on[layer][unit] else 1.0
-            self.on[layer] = self.on[layer].copy()
-            self.on[layer][unit] = not self.on[layer][unit]
+    def _flip(self, units: list[int], others: list[int] = ()) -> None:
+        """Flip units (flat indices), update N, and turn v into the new region."""
+        for unit in units:
+            gradient = self.system.unit_gradient(self.on, unit)
+            effect = self.system.unit_effect(self.on, unit)
+            sign = -1.0 if self.on[unit] else 1.0
+            self.on[unit] = not self.on[unit]
             self._update_inverse(sign, effect, gradient)
         self._turn(units, others)
 
@@ -293,7 +315,7 @@ class Pivot:
             return
         self.inverse = _rank_one(self.inverse, -sign / denominator, left, right)
 
-    def _turn(self, units: list[tuple[int, int]], others: list[tuple[int, int]]) -> None:
+    def _turn(self, units: list[int], others: list[int]) -> None:
         """The new direction: into the flipped units' new sides, off the other tied facets.
 
         A unit whose pre-activation does not depend on y in the new region (its gradient is
@@ -303,11 +325,10 @@ class Pivot:
         rates = self.system.directional(self.on, direction)
         tiny = 1e-9 * self.weight_scale * _norm(direction)
         signed = [
-            rates[layer][unit] * (1.0 if self.on[layer][unit] else -1.0)
-            for layer, unit in [*units, *others]
+            rates[unit] * (1.0 if self.on[unit] else -1.0)
+            for unit in [*units, *others]
             if len(units) + len(others) == 1
-            or np.abs(self.system.unit_gradient(self.on, layer, unit)).max()
-            > 1e-12 * self.weight_scale
+            or np.abs(self.system.unit_gradient(self.on, unit)).max() > 1e-12 * self.weight_scale
         ]
         orientation = 1.0 if direction @ self.v >= 0 else -1.0
         if signed:
@@ -315,7 +336,7 @@ class Pivot:
         if any(value * orientation <= tiny for value in signed):
             raise _Stop(End.FACET)
         self.v = direction * (orientation / _norm(direction))
-        self.rates = [rate * (orientation / _norm(direction)) for rate in rates]
+        self.rates = rates * (orientation / _norm(direction))
         if abs(self.border @ self.v) < _REBORDER * _norm(self.border):
             self._set_border(self.v)
 
@@ -341,12 +362,12 @@ class Pivot:
         self.refreshes += 1
 
     def _state(self) -> tuple:
-        return ([m.copy() for m in self.on], self.inverse.copy(order="F"), self.border.copy(),
-                self.v.copy(), self.rates)
+        return (self.on.copy(), self.inverse.copy(order="F"), self.border.copy(), self.v.copy(),
+                self.rates)
 
     def _restore(self, saved: tuple) -> None:
         on, inverse, border, v, rates = saved
-        self.on, self.inverse = [m.copy() for m in on], inverse.copy(order="F")
+        self.on, self.inverse = on.copy(), inverse.copy(order="F")
         self.border, self.v, self.rates = border.copy(), v.copy(), rates
 
 

@@ -10,8 +10,9 @@ Two exact tools, both pivoting across activation facets (:mod:`~fhnrnn.fixedpoin
   (:func:`~fhnrnn.fixedpoints.exact.trace_fixed_points`), so a component of the fixed-point
   curve met at one input is known at every input it reaches.
 
-Inputs the components found do not reach get homotopies from the points found at the nearest
-inputs; an input still without a point is reported with the reason.
+Inputs the components found do not reach get homotopies from a point found at each of the
+four nearest inputs that have one; an input still without a point is reported with the
+reason.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from fhnrnn.fixedpoints.results import FixedPoints
 __all__ = ["ExactSearch", "find_fixed_points_exact"]
 
 _SAME = 1e-7  # points closer than this (relative to the state's scale) are one point
+_GAP_TRIES = 4  # an input no component reaches gets homotopies from this many nearest inputs
 
 
 @dataclass(frozen=True, eq=False)
@@ -229,13 +231,12 @@ class _Search:
         """Homotopies at the inputs no component reaches, from the points of the nearest."""
         covered = [bool(self.points_at(u)) for u in self.inputs]
         for row in np.flatnonzero(~np.array(covered)):
-            if self.points_at(self.inputs[row]):
-                continue
-            for near in np.argsort(np.abs(self.inputs - self.inputs[row]), kind="stable"):
-                for state, _, _ in self.points_at(self.inputs[near])[:1]:
-                    self.from_start(state, int(row))
+            nearest = np.argsort(np.abs(self.inputs - self.inputs[row]), kind="stable")
+            donors = [near for near in nearest if covered[near]][:_GAP_TRIES]
+            for near in donors:
                 if self.points_at(self.inputs[row]):
                     break
+                self.from_start(self.points_at(self.inputs[near])[0][0], int(row))
 
     def result(self) -> ExactSearch:
         rows = [(state, u, curve, segment) for u in self.inputs
