@@ -553,7 +553,7 @@ def plot_bifurcation(
     for ax in axes:
         ax.set_xlim(np.min(I) - pad, np.max(I) + pad)
     top.set_ylabel("voltage $v$")
-    top.set_ylim(-2.6, 3.2)
+    top.set_ylim(-2.6, 4.4)  # room above the cycle maxima for the legend
     if legend:
         top.legend(loc="upper left", ncol=2)
     bottom.set(xlabel="current $I$", ylabel="period (dimensionless)")
