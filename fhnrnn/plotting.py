@@ -58,9 +58,9 @@ PAPER_FIGURE_SIZES: dict[str, tuple[float, float]] = {
     "rnn_fixed_points": (4.2, 3.2),
     "rnn_eigenvalues": (TEXT_WIDTH, 2.4),
     "rnn_bifurcation": (TEXT_WIDTH, 3.6),
-    "ensemble_vstar": (TEXT_WIDTH, 5.2),
-    "ensemble_errors": (TEXT_WIDTH, 3.0),
-    "ensemble_geometry": (TEXT_WIDTH, 3.0),
+    "ensemble_vstar": (TEXT_WIDTH, 4.4),
+    "ensemble_errors": (TEXT_WIDTH, 2.9),
+    "ensemble_geometry": (TEXT_WIDTH, 2.9),
     "ensemble_piecewise": (4.6, 3.0),
 }
 """Figure name -> (width, height) in inches: the size the paper prints it at, drawn 1:1."""

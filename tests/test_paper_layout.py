@@ -46,15 +46,62 @@ def test_overfull_boxes_finds_the_warnings_of_a_log() -> None:
     assert overfull_boxes(log) == ["Overfull \\hbox (3.1pt too wide) in paragraph at lines 5--9"]
 
 
-@pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk is not installed")
-def test_the_paper_builds_without_overfull_boxes(tmp_path: Path) -> None:
-    build = tmp_path / "paper"
+# Loaded at \begin{document}: a line in the log for every page that LaTeX makes of floats alone
+# (\@tryfcolumn while pages fill, \@makefcolumn at a \clearpage).
+FLOAT_PAGE_HOOK = r"""\makeatletter
+\let\fhn@tryfcolumn\@tryfcolumn
+\def\@tryfcolumn#1{\fhn@tryfcolumn{#1}\if@fcolmade\typeout{FLOAT-ONLY PAGE \the\c@page}\fi}
+\let\fhn@makefcolumn\@makefcolumn
+\def\@makefcolumn#1{\fhn@makefcolumn{#1}\if@fcolmade\typeout{FLOAT-ONLY PAGE \the\c@page}\fi}
+\makeatother
+"""
+
+
+def float_only_pages(log: str) -> list[int]:
+    """Pages the hook reported as holding floats only."""
+    return sorted({int(page) for page in re.findall(r"^FLOAT-ONLY PAGE (\d+)$", log, flags=re.M)})
+
+
+@pytest.fixture(scope="module")
+def paper_log(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The log of a LaTeX build of a copy of ``paper/`` with the committed figures."""
+    if shutil.which("latexmk") is None:
+        pytest.skip("latexmk is not installed")
+    root = tmp_path_factory.mktemp("build")
+    build = root / "paper"
     shutil.copytree(PAPER, build, ignore=shutil.ignore_patterns("*.pdf", "*.aux", "*.log"))
-    shutil.copytree(ROOT / "figures", tmp_path / "figures")
+    shutil.copytree(ROOT / "figures", root / "figures")
+    (build / "floatpages.tex").write_text(FLOAT_PAGE_HOOK)
     result = subprocess.run(
-        ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
+        ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error",
+         r"-usepretex=\AtBeginDocument{\input{floatpages.tex}}", "main.tex"],
         cwd=build, capture_output=True, text=True, timeout=300,
     )
     log = (build / "main.log").read_text(encoding="latin-1")
     assert result.returncode == 0, log[-3000:]
-    assert not overfull_boxes(log), overfull_boxes(log)
+    return log
+
+
+def test_the_paper_builds_without_overfull_boxes(paper_log: str) -> None:
+    assert not overfull_boxes(paper_log), overfull_boxes(paper_log)
+
+
+def test_the_paper_has_no_page_of_figures_alone(paper_log: str) -> None:
+    assert not float_only_pages(paper_log), f"pages of floats only: {float_only_pages(paper_log)}"
+
+
+def test_float_only_pages_reads_the_hooks_lines() -> None:
+    log = "x\nFLOAT-ONLY PAGE 13\nFLOAT-ONLY PAGE 3\nFLOAT-ONLY PAGE 3\n"
+    assert float_only_pages(log) == [3, 13]
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_the_hook_reports_a_page_of_floats(tmp_path: Path) -> None:
+    (tmp_path / "floatpages.tex").write_text(FLOAT_PAGE_HOOK)
+    (tmp_path / "t.tex").write_text(
+        r"\documentclass{article}\begin{document}\input{floatpages.tex}Text."
+        r"\begin{figure}[p]\rule{1cm}{1cm}\end{figure}\clearpage More.\end{document}"
+    )
+    subprocess.run(["pdflatex", "-interaction=nonstopmode", "t.tex"], cwd=tmp_path,
+                   capture_output=True, timeout=120, check=True)
+    assert float_only_pages((tmp_path / "t.log").read_text(encoding="latin-1")) == [2]
