@@ -47,7 +47,7 @@ PAPER_FIGURE_SIZES: dict[str, tuple[float, float]] = {
     "fhn_fixed_point_curve": (4.2, 3.6),
     "sine_outputs": (4.6, 4.3),
     "sine_eigenfrequency": (TEXT_WIDTH, 2.4),
-    "sine_pca": (3.6, 3.1),
+    "sine_pca": (4.0, 3.1),
     "fhn_rnn_fit": (TEXT_WIDTH, 2.5),
     "fhn_rnn_pca": (TEXT_WIDTH, 2.8),
     "fhn_translation": (5.4, 3.6),
@@ -778,9 +778,10 @@ def plot_pca_trajectories(
         shares = _array(explained, "explained", 1)
         names = [f"{name} ({100 * share:.0f} %)" for name, share in zip(names, shares, strict=True)]
     ax.set(xlabel=names[0], ylabel=names[1], zlabel=names[2])
+    ax.set_box_aspect(None, zoom=0.85)  # room for the axis labels beside the colour bar
     ax.legend(loc="upper left")
     mappable = plt.cm.ScalarMappable(Normalize(values.min(), values.max()), "viridis")
-    fig.colorbar(mappable, ax=ax, shrink=0.6, pad=0.1, label=value_label)
+    fig.colorbar(mappable, ax=ax, shrink=0.6, pad=0.12, label=value_label)
     return fig
 
 
@@ -961,8 +962,9 @@ def plot_rnn_pca(
         axis.set_major_locator(plt.MaxNLocator(3))
         axis.labelpad = -2
     ax3.tick_params(pad=-1)
+    ax3.set_box_aspect(None, zoom=0.85)  # room for the axis labels beside the colour bar
     fig.colorbar(plt.cm.ScalarMappable(norm=norm), ax=[ax2, ax3], label="current $I$",
-                 shrink=0.8)
+                 shrink=0.8, pad=0.06)
     return fig
 
 

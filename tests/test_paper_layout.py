@@ -68,8 +68,10 @@ def paper_log(tmp_path_factory: pytest.TempPathFactory) -> str:
     if shutil.which("latexmk") is None:
         pytest.skip("latexmk is not installed")
     root = tmp_path_factory.mktemp("build")
-    build = root / "paper"
-    shutil.copytree(PAPER, build, ignore=shutil.ignore_patterns("*.pdf", "*.aux", "*.log"))
+    build = root / "paper"  # the sources only: no output of an earlier build in paper/
+    shutil.copytree(PAPER / "generated", build / "generated")
+    for source in ("main.tex", "references.bib"):
+        shutil.copy(PAPER / source, build / source)
     shutil.copytree(ROOT / "figures", root / "figures")
     (build / "floatpages.tex").write_text(FLOAT_PAGE_HOOK)
     result = subprocess.run(
