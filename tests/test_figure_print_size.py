@@ -299,3 +299,25 @@ def test_the_style_draws_no_text_below_7pt() -> None:
         value = matplotlib.rcParams[key]
         size = matplotlib.font_manager.FontProperties(size=value).get_size_in_points()
         assert size >= MIN_POINTS, f"{key} = {value!r} is {size:.1f} pt"
+
+
+@pytest.mark.parametrize(
+    ("draw", "message"),
+    [
+        (lambda: plotting.plot_rnn_fit(np.ones(3), np.ones(4), np.ones(2), np.ones((2, 4)),
+                                       np.ones((2, 5))), "targets and outputs"),
+        (lambda: plotting.plot_rnn_pca(np.ones((2, 4, 3)), np.ones(3), np.ones((1, 3)),
+                                       np.ones(1), explained=np.ones(3)), "path_currents"),
+        (lambda: plotting.plot_rnn_pca(np.ones((2, 4, 2)), np.ones(2), np.ones((1, 3)),
+                                       np.ones(1), explained=np.ones(3)), "3 components"),
+        (lambda: plotting.plot_eigenvalue_comparison(np.ones(3), np.ones((3, 1)), np.ones(2),
+                                                     np.ones(2), np.ones(1), np.ones(1)),
+         "mu_fhn"),
+    ],
+)
+def test_new_figure_functions_name_the_argument_with_the_wrong_shape(
+    draw: Callable[[], Figure], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        draw()
+    plt.close("all")
