@@ -35,6 +35,50 @@ _METADATA = {
 }
 
 
+TEXT_WIDTH = 6.378
+"""Width of the paper's text in inches: ``\\textwidth`` of ``paper/main.tex`` (A4, 2.4 cm
+margins). A figure drawn this wide or narrower is included at its natural size."""
+
+PAPER_FIGURE_SIZES: dict[str, tuple[float, float]] = {
+    "fhn_timeseries": (TEXT_WIDTH, 2.3),
+    "fhn_phase_plane": (TEXT_WIDTH, 2.9),
+    "fhn_fixed_points": (TEXT_WIDTH, 2.2),
+    "fhn_bifurcation": (TEXT_WIDTH, 3.6),
+    "fhn_fixed_point_curve": (4.2, 3.6),
+    "sine_outputs": (4.6, 4.3),
+    "sine_eigenfrequency": (TEXT_WIDTH, 2.4),
+    "sine_pca": (4.0, 3.1),
+    "fhn_rnn_fit": (TEXT_WIDTH, 2.5),
+    "fhn_rnn_pca": (TEXT_WIDTH, 2.8),
+    "fhn_translation": (5.4, 3.6),
+    "fhn_departure": (TEXT_WIDTH, 2.5),
+    "fhn_comparison": (5.0, 3.1),
+    "fhn_eigenvalues": (TEXT_WIDTH, 2.9),
+    "rnn_branch": (5.0, 4.0),
+    "rnn_fixed_points": (4.2, 3.2),
+    "rnn_eigenvalues": (TEXT_WIDTH, 2.4),
+    "rnn_bifurcation": (TEXT_WIDTH, 3.6),
+    "ensemble_vstar": (TEXT_WIDTH, 4.4),
+    "ensemble_errors": (TEXT_WIDTH, 2.9),
+    "ensemble_geometry": (TEXT_WIDTH, 2.9),
+    "ensemble_piecewise": (4.6, 3.0),
+}
+"""Figure name -> (width, height) in inches: the size the paper prints it at, drawn 1:1."""
+
+
+def paper_figsize(name: str) -> tuple[float, float]:
+    """``figsize`` of the paper's figure ``name`` (:data:`PAPER_FIGURE_SIZES`).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a figure of the paper.
+    """
+    if name not in PAPER_FIGURE_SIZES:
+        raise ValueError(f"name must be one of {sorted(PAPER_FIGURE_SIZES)}, got {name!r}")
+    return PAPER_FIGURE_SIZES[name]
+
+
 def use_style() -> None:
     """Apply the project's matplotlib style (call once at the top of a notebook)."""
     plt.style.use(STYLE_PATH)
@@ -286,7 +330,9 @@ def plot_fhn_timeseries(
     matplotlib.figure.Figure
     """
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(9.0, 3.4), sharex=True)
+        _, axes = plt.subplots(
+            1, 2, figsize=paper_figsize("fhn_timeseries"), sharex=True, layout="constrained"
+        )
     styles = [{"lw": 1.8}, {"lw": 1.1, "ls": "--"}, {"lw": 1.0, "ls": ":"}]
     for index, (label, states) in enumerate(runs.items()):
         for column, ax in enumerate(axes):
@@ -297,11 +343,7 @@ def plot_fhn_timeseries(
     figure = axes[0].figure
     if len(runs) > 1:
         figure.legend(
-            *axes[0].get_legend_handles_labels(),
-            loc="upper center",
-            ncol=len(runs),
-            bbox_to_anchor=(0.5, 0.0),
-            fontsize=9,
+            *axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=len(runs)
         )
     if title:
         figure.suptitle(title)
@@ -375,7 +417,6 @@ def plot_phase_plane(
         _format_eigenvalues(model.eigenvalues(I)),
         transform=ax.transAxes,
         va="top",
-        fontsize=9,
         bbox={"fc": "white", "ec": "0.8", "alpha": 0.9},
     )
     ax.set(
@@ -409,14 +450,16 @@ def plot_fixed_points(
     matplotlib.figure.Figure
     """
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), sharex=True, layout="constrained")
+        _, axes = plt.subplots(
+            1, 2, figsize=paper_figsize("fhn_fixed_points"), sharex=True, layout="constrained"
+        )
     values = model.fixed_point(I)
     labels = model.classify(I)
     for ax, value, name in zip(axes, values, ("$v^*$", "$w^*$"), strict=True):
         _plot_by_class(ax, labels, (I, value), lw=2.4)
         _mark_hopf(ax, model.hopf_points())
         ax.set(xlabel="current $I$", ylabel=f"fixed point {name}")
-    axes[0].legend(loc="upper left", fontsize=8)
+    axes[0].legend(loc="upper left")
     return axes[0].figure
 
 
@@ -498,7 +541,7 @@ def plot_bifurcation(
         raise ValueError(f"cycles must have one entry per current ({len(I)}), got {len(cycles)}")
     if axes is None:
         _, axes = plt.subplots(
-            2, 1, figsize=(6.4, 6.0), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
+            2, 1, figsize=(4.4, 4.0), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
         )
     top, bottom = axes
     _draw_fixed_point_branch(top, model, float(np.min(I)), float(np.max(I)))
@@ -514,9 +557,9 @@ def plot_bifurcation(
     for ax in axes:
         ax.set_xlim(np.min(I) - pad, np.max(I) + pad)
     top.set_ylabel("voltage $v$")
-    top.set_ylim(-2.6, 3.2)
+    top.set_ylim(-2.6, 4.4)  # room above the cycle maxima for the legend
     if legend:
-        top.legend(loc="upper left", fontsize=8, ncol=2)
+        top.legend(loc="upper left", ncol=2)
     bottom.set(xlabel="current $I$", ylabel="period (dimensionless)")
     return top.figure
 
@@ -541,14 +584,14 @@ def plot_fixed_point_curve(
     matplotlib.figure.Figure
     """
     if ax is None:
-        ax = plt.figure(figsize=(6.0, 5.2)).add_subplot(projection="3d")
+        ax = plt.figure(figsize=paper_figsize("fhn_fixed_point_curve")).add_subplot(projection="3d")
     v_star, w_star = model.fixed_point(I)
     _plot_by_class(ax, model.classify(I), (v_star, w_star, I), lw=2.6)
     hopf = np.array(model.hopf_points())
     hopf_v, hopf_w = model.fixed_point(hopf)
     ax.scatter(hopf_v, hopf_w, hopf, color="black", s=25, depthshade=False, label="Hopf points")
     ax.set(xlabel="$v^*$", ylabel="$w^*$", zlabel="current $I$")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left")
     return ax.figure
 
 
@@ -663,16 +706,17 @@ def plot_sine_outputs(
     if len(labels) != targets.shape[0]:
         raise ValueError(f"labels must hold {targets.shape[0]} strings, got {len(labels)}")
     n_panels = targets.shape[0]
+    width = paper_figsize("sine_outputs")[0]
     fig, axes = plt.subplots(
-        n_panels, 1, sharex=True, figsize=(7.5, 1.35 * n_panels + 0.6), squeeze=False
+        n_panels, 1, sharex=True, figsize=(width, 0.95 * n_panels + 0.5), squeeze=False
     )
     for ax, target, output, label in zip(axes[:, 0], targets, outputs, labels, strict=True):
         ax.plot(times, target, color="0.6", lw=3.0, label="target")
         ax.plot(times, output, color="C0", lw=1.0, label="network")
         ax.set_ylim(-1.35, 1.35)
         ax.set_ylabel("z")
-        ax.set_title(label, fontsize="small", loc="left")
-    axes[0, 0].legend(loc="upper right", ncol=2, fontsize="small")
+        ax.set_title(label, loc="left")
+    axes[0, 0].legend(loc="upper right", ncol=2)
     axes[-1, 0].set_xlabel("time")
     fig.tight_layout()
     return fig
@@ -724,7 +768,7 @@ def plot_pca_trajectories(
         raise ValueError("trajectory_values and point_values need one value per row")
     values = np.concatenate([trajectory_values, point_values])
     colours = plt.cm.viridis(Normalize(values.min(), values.max())(values))
-    fig = plt.figure(figsize=(7.0, 6.0))
+    fig = plt.figure(figsize=paper_figsize("sine_pca"))
     ax = fig.add_subplot(projection="3d")
     for path, colour in zip(trajectories, colours, strict=False):
         ax.plot(*path.T, color=colour, lw=0.6, alpha=0.8)
@@ -738,9 +782,10 @@ def plot_pca_trajectories(
         shares = _array(explained, "explained", 1)
         names = [f"{name} ({100 * share:.0f} %)" for name, share in zip(names, shares, strict=True)]
     ax.set(xlabel=names[0], ylabel=names[1], zlabel=names[2])
+    ax.set_box_aspect(None, zoom=0.85)  # room for the axis labels beside the colour bar
     ax.legend(loc="upper left")
     mappable = plt.cm.ScalarMappable(Normalize(values.min(), values.max()), "viridis")
-    fig.colorbar(mappable, ax=ax, shrink=0.6, pad=0.1, label=value_label)
+    fig.colorbar(mappable, ax=ax, shrink=0.6, pad=0.12, label=value_label)
     return fig
 
 
@@ -772,7 +817,7 @@ def plot_eigenfrequencies(
     if not (np.isfinite(tolerance) and tolerance > 0):
         raise ValueError(f"tolerance must be finite and > 0, got {tolerance!r}")
     fig, (ax_rate, ax_error, ax_modulus) = plt.subplots(
-        1, 3, figsize=(9.0, 3.4), layout="constrained"
+        1, 3, figsize=paper_figsize("sine_eigenfrequency"), layout="constrained"
     )
     low, high = np.inf, -np.inf
     markers = ["o", "s", "^", "D"]
@@ -885,4 +930,172 @@ def plot_piecewise_curve(
     bottom.step(fhn_currents, fhn_unstable, where="mid", color="k", lw=1.5, label="FHN")
     bottom.set(xlabel="current $I$", ylabel="unstable", ylim=(-0.3, counts.max() + 0.5))
     bottom.legend(loc="center right")
+
+
+# ------------------------------------------------ the trained FHN network (notebooks 03, 05)
+def plot_rnn_fit(
+    loss: ArrayLike,
+    times: ArrayLike,
+    currents: ArrayLike,
+    targets: ArrayLike,
+    outputs: ArrayLike,
+) -> Figure:
+    """Training loss, and the network's voltage over the FHN's at a few currents.
+
+    Parameters
+    ----------
+    loss : array_like, shape (U,)
+        Minibatch MSE of each update (raw units).
+    times : array_like, shape (T,)
+    currents : array_like, shape (C,)
+        Current of each trace (legend).
+    targets, outputs : array_like, shape (C, T)
+        FHN voltage and network output at each current.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    loss, times, currents = (_array(a, n, 1) for a, n in
+                             ((loss, "loss"), (times, "times"), (currents, "currents")))
+    targets, outputs = _array(targets, "targets", 2), _array(outputs, "outputs", 2)
+    if targets.shape != outputs.shape or targets.shape != (currents.size, times.size):
+        raise ValueError(f"targets and outputs must have shape ({currents.size}, {times.size}), "
+                         f"got {targets.shape} and {outputs.shape}")
+    fig, (ax_loss, ax_trace) = plt.subplots(
+        1, 2, figsize=paper_figsize("fhn_rnn_fit"), width_ratios=[1, 2.4], layout="constrained"
+    )
+    ax_loss.semilogy(loss, lw=0.7)
+    ax_loss.set(xlabel="update", ylabel="minibatch MSE", title="training loss")
+    colours = plt.cm.viridis(np.linspace(0, 0.9, currents.size))
+    for current, colour, target, output in zip(currents, colours, targets, outputs, strict=True):
+        ax_trace.plot(times, target, color=colour, lw=2.2, alpha=0.35)
+        ax_trace.plot(times, output, color=colour, lw=0.9, label=f"$I$ = {current:.2f}")
+    ax_trace.set(xlabel="time $t$", ylabel="voltage $v$", title="FHN (thick, pale), network (thin)")
+    fig.legend(*ax_trace.get_legend_handles_labels(), loc="outside lower center",
+               ncol=currents.size)
+    return fig
+
+
+def plot_rnn_pca(
+    paths: ArrayLike,
+    path_currents: ArrayLike,
+    points: ArrayLike,
+    point_currents: ArrayLike,
+    *,
+    explained: ArrayLike,
+) -> Figure:
+    """Hidden-state trajectories and fixed points in principal components, coloured by current.
+
+    Left: the first two components; right: the first three, in 3-D.
+
+    Parameters
+    ----------
+    paths : array_like, shape (B, T, 3)
+        Projected trajectories.
+    path_currents : array_like, shape (B,)
+    points : array_like, shape (K, 3)
+        Projected fixed points.
+    point_currents : array_like, shape (K,)
+    explained : array_like, shape (3,)
+        Explained-variance fraction of each component.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    paths, points = _array(paths, "paths", 3), _array(points, "points", 2)
+    path_currents = _array(path_currents, "path_currents", 1)
+    point_currents = _array(point_currents, "point_currents", 1)
+    shares = _array(explained, "explained", 1)
+    if paths.shape[2] != 3 or points.shape[1:] != (3,) or shares.size != 3:
+        raise ValueError("paths, points and explained must have 3 components")
+    if path_currents.size != paths.shape[0] or point_currents.size != points.shape[0]:
+        raise ValueError("path_currents and point_currents need one current per row")
+    values = np.concatenate([path_currents, point_currents])
+    norm = Normalize(values.min(), values.max())
+    fig = plt.figure(figsize=paper_figsize("fhn_rnn_pca"), layout="constrained")
+    ax2 = fig.add_subplot(1, 2, 1)
+    ax3 = fig.add_subplot(1, 2, 2, projection="3d")
+    for path, current in zip(paths, path_currents, strict=True):
+        ax2.plot(path[:, 0], path[:, 1], color=plt.cm.viridis(norm(current)), lw=0.5, alpha=0.7)
+        ax3.plot(*path.T, color=plt.cm.viridis(norm(current)), lw=0.4, alpha=0.6)
+    marker = {"c": point_currents, "norm": norm, "marker": "X", "edgecolors": "k",
+              "linewidths": 0.4}
+    ax2.scatter(*points[:, :2].T, s=28, zorder=3, label="fixed points", **marker)
+    ax3.scatter(*points.T, s=22, depthshade=False, **marker)
+    names = [f"PC{k + 1} ({share:.0%})" for k, share in enumerate(shares)]
+    ax2.set(xlabel=names[0], ylabel=names[1], title="two components")
+    ax2.legend(loc="upper right")
+    ax3.set(xlabel="PC1", ylabel="PC2", zlabel="PC3", title="three components")
+    for axis in (ax3.xaxis, ax3.yaxis, ax3.zaxis):
+        axis.set_major_locator(plt.MaxNLocator(3))
+        axis.labelpad = -2
+    ax3.tick_params(pad=-1)
+    ax3.set_box_aspect(None, zoom=0.85)  # room for the axis labels beside the colour bar
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm), ax=[ax2, ax3], label="current $I$",
+                 shrink=0.8, pad=0.06)
+    return fig
+
+
+def plot_eigenvalue_comparison(
+    currents: ArrayLike,
+    mu_fhn: ArrayLike,
+    network_currents: ArrayLike,
+    mu_network: ArrayLike,
+    cycle_currents: ArrayLike,
+    cycle_frequency: ArrayLike,
+    *,
+    top: float = 1.5,
+) -> Figure:
+    """The network's leading continuous-time rate against the FHN's, real and imaginary parts.
+
+    Parameters
+    ----------
+    currents : array_like, shape (n,)
+    mu_fhn : array_like of complex, shape (n, 2)
+        Both rates of the FHN's (Euler-map) linearisation at each current.
+    network_currents : array_like, shape (K,)
+    mu_network : array_like of complex, shape (K,)
+        ``log(lambda_1) / dt`` of each network fixed point.
+    cycle_currents, cycle_frequency : array_like, shape (m,)
+        The FHN cycle's angular frequency ``2 pi / T`` where it exists.
+    top : float, default 1.5
+        Upper limit of the real-part axis; larger rates are drawn at the edge as triangles.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    currents = _array(currents, "currents", 1)
+    at = _array(network_currents, "network_currents", 1)
+    mu_fhn, mu_network = np.asarray(mu_fhn, complex), np.asarray(mu_network, complex)
+    if mu_fhn.shape != (currents.size, 2) or mu_network.shape != at.shape:
+        raise ValueError(f"mu_fhn must have shape ({currents.size}, 2) and mu_network "
+                         f"({at.size},), got {mu_fhn.shape} and {mu_network.shape}")
+    fig, (ax_re, ax_im) = plt.subplots(1, 2, figsize=paper_figsize("fhn_eigenvalues"),
+                                       layout="constrained")
+    for k, style in enumerate(("-", "--")):
+        ax_re.plot(currents, mu_fhn[:, k].real, color="k", ls=style,
+                   label=rf"FHN $\mathrm{{Re}}\,\mu_{k + 1}$")
+    off = mu_network.real > top
+    ax_re.scatter(at[~off], mu_network.real[~off], color="C0", s=9, zorder=3,
+                  label=r"network $\log|\lambda_1|/\Delta t$")
+    if off.any():
+        ax_re.scatter(at[off], np.full(off.sum(), 0.97 * top), color="C0", marker="^", s=18,
+                      zorder=3, label=f"network, off scale (up to {mu_network.real.max():.1f})")
+    ax_re.axhline(0, color="0.6", lw=0.6)
+    ax_re.set_yscale("symlog", linthresh=0.1)
+    ax_re.set_ylim(top=top)
+    ax_re.set(xlabel="current $I$", ylabel="growth rate (symmetric log)", title="real parts")
+    ax_im.plot(currents, np.abs(mu_fhn[:, 0].imag), color="k", label=r"FHN $|\mathrm{Im}\,\mu|$")
+    ax_im.scatter(at, np.abs(mu_network.imag), color="C0", s=9, zorder=3,
+                  label=r"network $|\arg\lambda_1|/\Delta t$")
+    ax_im.plot(_array(cycle_currents, "cycle_currents", 1),
+               _array(cycle_frequency, "cycle_frequency", 1), color="C1",
+               label=r"FHN cycle $2\pi/T$")
+    ax_im.set(xlabel="current $I$", ylabel="angular frequency", title="imaginary parts")
+    handles = {label: h for ax in (ax_re, ax_im) for h, label in zip(
+        *ax.get_legend_handles_labels(), strict=True)}
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=3)
     return fig

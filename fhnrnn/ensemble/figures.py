@@ -8,10 +8,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, MaxNLocator
 
 from fhnrnn.ensemble.results import load_arrays
 from fhnrnn.ensemble.summary import label_groups
 from fhnrnn.fhn import FHN
+from fhnrnn.plotting import paper_figsize
 
 __all__ = ["plot_by_group", "plot_piecewise", "plot_vstar_curves"]
 
@@ -44,22 +46,24 @@ def plot_vstar_curves(table: pd.DataFrame, folder: Path) -> Figure:
     table = label_groups(table)
     fine = np.linspace(0.0, 1.75, 176)
     v_star, cycling, means = _fhn_curves(fine)
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7.2), sharex=True, sharey=True)
+    fig, axes = plt.subplots(2, 2, figsize=paper_figsize("ensemble_vstar"), sharex=True,
+                             sharey=True, layout="constrained")
     limits = (-2.5, 2.5)
-    for ax, (title, groups) in zip(axes.flat, _PANELS.items(), strict=True):
-        ax.plot(fine, v_star, color="k", lw=1.4, label=r"FHN $v^*(I)$", zorder=4)
-        ax.plot(cycling, means, color="C1", lw=1.4, label=r"FHN $\langle v\rangle(I)$", zorder=4)
+    for index, (ax, (title, groups)) in enumerate(zip(axes.flat, _PANELS.items(), strict=True)):
+        names = (r"FHN $v^*(I)$", r"FHN $\langle v\rangle(I)$") if index == 0 else (None, None)
+        ax.plot(fine, v_star, color="k", lw=1.4, label=names[0], zorder=4)
+        ax.plot(cycling, means, color="C1", lw=1.4, label=names[1], zorder=4)
         for colour, group in enumerate(groups):
             _scatter_group(ax, table[table["group"] == group], folder, f"C{colour + 2}", group,
                            limits)
         ax.axvspan(0.4, 1.4, color="0.93", zorder=0)
         ax.set(title=title, ylim=limits)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(loc="lower right", handletextpad=0.2, borderaxespad=0.2, labelspacing=0.25,
+                  markerscale=1.5)
     for ax in axes[1]:
-        ax.set_xlabel("current I")
+        ax.set_xlabel("current $I$")
     for ax in axes[:, 0]:
-        ax.set_ylabel(r"voltage")
-    fig.tight_layout()
+        ax.set_ylabel("voltage")
     return fig
 
 
@@ -76,7 +80,7 @@ def _scatter_group(ax: plt.Axes, runs: pd.DataFrame, folder: Path, colour: str, 
     u, v = np.concatenate(u), np.concatenate(v)
     inside = (v > limits[0]) & (v < limits[1])
     ax.scatter(u[inside], v[inside], s=9, color=colour, alpha=0.6, lw=0,
-               label=rf"{label} $\tilde v^*$ ({len(runs)} runs)")
+               label=f"{_panel_label(label)} ({len(runs)} runs)")
     edge = np.clip(v[~inside], limits[0] + 0.06, limits[1] - 0.06)
     ax.scatter(u[~inside], edge, s=12, color=colour, marker="^", alpha=0.6, lw=0)
 
@@ -98,7 +102,9 @@ def plot_by_group(table: pd.DataFrame, columns: dict[str, str], *, log: tuple[st
     """
     table = label_groups(table)
     groups = [group for group in table["group"].cat.categories if (table["group"] == group).any()]
-    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 4.6), sharey=True)
+    width, height = paper_figsize("ensemble_errors")
+    fig, axes = plt.subplots(1, len(columns), figsize=(width, height), sharey=True,
+                             layout="constrained")
     axes = np.atleast_1d(axes)
     jitter = np.random.default_rng(0)
     for ax, (column, label) in zip(axes, columns.items(), strict=True):
@@ -112,23 +118,40 @@ def plot_by_group(table: pd.DataFrame, columns: dict[str, str], *, log: tuple[st
         if reference and column in reference:
             ax.axvline(reference[column], color="0.5", ls="--", lw=0.8)
         if column in log:
-            ax.set_xscale("log")
-        ax.set(xlabel=label)
-    axes[0].set_yticks(range(len(groups)), groups, fontsize=8)
+            _log_axis(ax)
+        ax.set_xlabel(label)
+    axes[0].set_yticks(range(len(groups)), groups)
     axes[0].invert_yaxis()
-    fig.tight_layout()
     return fig
+
+
+def _log_axis(ax: plt.Axes) -> None:
+    """A log x axis labelled in plain numbers: 1-2-5 steps, 1-3 steps or decades, by range."""
+    ax.set_xscale("log")
+    low, high = ax.get_xlim()
+    decades = np.log10(high / low)
+    subs = (1.0, 2.0, 5.0) if decades <= 1.5 else (1.0, 3.0) if decades <= 3 else (1.0,)
+    ax.xaxis.set_major_locator(LogLocator(subs=subs))
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
 
 
 def plot_piecewise(table: pd.DataFrame) -> Figure:
     """For the ReLU cell: activation regions along the branch against the R² of a line."""
     runs = label_groups(table[table["cell"] == "paper"])
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, ax = plt.subplots(figsize=paper_figsize("ensemble_piecewise"), layout="constrained")
     for colour, (group, rows) in enumerate(runs.groupby("group", observed=True)):
-        ax.scatter(rows["n_activation_patterns"], rows["vstar_linear_r2"], s=22,
-                   color=f"C{colour}", label=group, alpha=0.8)
-    ax.set(xlabel="distinct activation patterns among the fixed points (21 currents)",
-           ylabel=r"$R^2$ of a straight line through $\tilde v^*(I)$", xscale="log")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+        ax.scatter(rows["n_activation_patterns"], rows["vstar_linear_r2"], s=14,
+                   color=f"C{colour}", label=group.removeprefix("PaperRNN, "), alpha=0.8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel="activation patterns among the fixed points (of 21 currents)",
+           ylabel=r"$R^2$ of a line through $\tilde v^*(I)$", xlim=(0, 22))
+    fig.legend(loc="outside right upper")
     return fig
+
+
+def _panel_label(group: str) -> str:
+    """A group's name within its panel of the ṽ* figure, whose title says the rest."""
+    if group.endswith(", transient-rich"):
+        return group.removesuffix(", transient-rich")
+    return group.removeprefix("PaperRNN, ")
