@@ -32,6 +32,7 @@ _DIFFERENCE = 1e-6  # step of the central difference, relative to 1 + ||y||
 # Newton fails after this many steps in a row that do not bring the residual below
 # _PROGRESS times the smallest so far (as on a piecewise-linear map, where g never vanishes)
 _STALLS, _PROGRESS = 3, 0.9
+_SINGULAR = 1e-8
 # a located point may lie this many times the length of the step from either end of it
 _REACH = 1.5
 
@@ -65,19 +66,27 @@ def _borders(dg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _newton(curve: Curve, y: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray | None:
     """Newton on ``G = 0, g = 0`` from ``y``; the solution (d+1,) or None.
 
-    The steps are least-squares solutions, since the system is singular at a branch point
-    itself; Newton fails after ``_STALLS`` steps that do not reduce the residual.
+    The steps are least-squares solutions, since the system is singular at a branch point.
+    There Newton converges only linearly, and its residual reaches rounding level before the
+    steps become small: Newton stops after a step shorter than ``_STEP_TOL`` or after
+    ``_STALLS`` steps in a row that do not bring the residual below ``_PROGRESS`` times its
+    smallest value. The point of the smallest residual is then the solution if ``G``
+    vanishes there (``q < tol_q``) and ``dF/dx - I`` is singular to ``_SINGULAR`` relative
+    to its norm; otherwise Newton has failed (as on a piecewise-linear map, where g does not
+    vanish).
     """
-    best, stalls = np.inf, 0
+    best, best_y, best_singular, stalls, small_step = np.inf, y, False, 0, False
     for _ in range(_MAX_ITERATIONS):
         g, dg, _ = curve.linearise(y)
         value, v, w = _test_function(dg, p, q)
         residual = np.append(g, value)
         size = float(np.linalg.norm(residual))
         stalls = 0 if size < _PROGRESS * best else stalls + 1
-        if stalls >= _STALLS:
-            return None
-        best = min(best, size)
+        if size < best:
+            best, best_y = size, y
+            best_singular = abs(value) <= _SINGULAR * (1.0 + np.linalg.norm(dg[:, : curve.d], 2))
+        if small_step or stalls >= _STALLS:
+            break
         shift = _DIFFERENCE * (1.0 + np.linalg.norm(y)) / np.linalg.norm(v)
         direction = np.append(v, 0.0)
         ends = np.stack([y + shift * direction, y - shift * direction])
@@ -87,9 +96,8 @@ def _newton(curve: Curve, y: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.nda
         if not np.isfinite(dy).all():
             return None
         y = y + dy
-        if np.linalg.norm(dy) <= _STEP_TOL * (1.0 + np.linalg.norm(y)):
-            return y if curve.q(y) < curve.tol_q else None
-    return None
+        small_step = bool(np.linalg.norm(dy) <= _STEP_TOL * (1.0 + np.linalg.norm(y)))
+    return best_y if best_singular and curve.q(best_y) < curve.tol_q else None
 
 
 def locate_singular(curve: Curve, a: CurvePoint, b: CurvePoint) -> np.ndarray | None:
@@ -111,9 +119,10 @@ def locate_singular(curve: Curve, a: CurvePoint, b: CurvePoint) -> np.ndarray | 
 
 
 def _secant(y_a: np.ndarray, y_b: np.ndarray, g_a: float, g_b: float) -> np.ndarray:
-    """The point of the chord where ``g``, linear between ``g_a`` and ``g_b``, vanishes."""
-    fraction = g_a / (g_a - g_b) if g_a != g_b else 0.5
-    return y_a + min(max(fraction, 0.0), 1.0) * (y_b - y_a)
+    """The point of the chord where ``g``, linear between ``g_a`` and ``g_b``, vanishes (the
+    middle of the chord where they have the same sign)."""
+    fraction = g_a / (g_a - g_b) if g_a * g_b < 0.0 else 0.5
+    return y_a + fraction * (y_b - y_a)
 
 
 def _within(located: np.ndarray | None, a: CurvePoint, b: CurvePoint) -> np.ndarray | None:

@@ -67,7 +67,7 @@ def _events(a: CurvePoint, b: CurvePoint) -> list[tuple[str, Callable[[CurvePoin
 
 def crossings(curve: Curve, a: CurvePoint, b: CurvePoint, tol: float) -> list[Crossing]:
     """The bifurcations between consecutive branch points ``a`` and ``b``, located."""
-    found = []
+    found = _turning_branch_point(curve, a, b)
     for kind, key in _events(a, b):
         singular = kind == "fold" and a.fold_sign != b.fold_sign
         located = locate_singular(curve, a, b) if singular else None
@@ -79,6 +79,22 @@ def crossings(curve: Curve, a: CurvePoint, b: CurvePoint, tol: float) -> list[Cr
             kind = "branch-point"
         found.append(Crossing(kind, point))
     return found
+
+
+def _turning_branch_point(curve: Curve, a: CurvePoint, b: CurvePoint) -> list[Crossing]:
+    """A branch point where the branch turns back in u, as a pitchfork's side branch does.
+
+    There no multiplier crosses +1 (it touches +1 and goes back), but ``det([DG; t])``
+    changes sign: the tangent at b, oriented by it, points back against the tangent at a.
+    A sharp kink of a piecewise-linear map turns the tangent too, but there ``dF/dx - I`` is
+    nowhere singular, and Newton on the augmented system fails.
+    """
+    if a.fold_sign != b.fold_sign or float(a.tangent @ b.tangent) >= 0.0:
+        return []
+    located = locate_singular(curve, a, b)
+    if located is None:
+        return []
+    return [Crossing("branch-point", curve.point(located, a.tangent, a.orientation))]
 
 
 def _bisect(

@@ -185,7 +185,8 @@ def continue_branch(
     """Follow the fixed-point branch through ``x0`` as the scalar input goes to ``u_stop``.
 
     The start is the fixed point found from ``x0`` at ``u_start`` (by
-    :func:`find_fixed_points`). The branch is followed by pseudo-arclength continuation in
+    :func:`find_fixed_points`, and where that finds none after its Adam warm-up, by its
+    Newton alone). The branch is followed by pseudo-arclength continuation in
     float64, first in the direction of ``u_stop``, through folds, until it leaves the interval
     between ``u_start`` and ``u_stop`` (its last point then lies on the end it crossed), or
     after ``max_steps`` points, or when the step would have to shrink below
@@ -298,6 +299,11 @@ def _start(
     problem = Map(fn, torch.float64, work_device, x.shape[1])
     problem.check(x, u)
     found = find_fixed_points(fn, x, u, options=search, progress=False)
+    if len(found) == 0 and search.method == "newton" and search.warmup_iters > 0:
+        # Adam's first steps have the length lr whatever the size of the state, and may
+        # throw a small state far from its fixed point: Newton alone, from x0 itself
+        newton_only = dataclasses.replace(search, warmup_iters=0)
+        found = find_fixed_points(fn, x, u, options=newton_only, progress=False)
     if len(found) == 0:
         raise ValueError(
             f"no fixed point found from x0 at u_start = {u_start} (lowest q "
