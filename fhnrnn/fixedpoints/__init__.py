@@ -23,8 +23,8 @@ comparison. :func:`find_cycles` finds periodic orbits as fixed points of the k-f
 :func:`sample_states` draws starts from hidden-state trajectories;
 :func:`find_fixed_points_along` follows the points found along a path of inputs;
 :func:`continue_branch` follows one branch by pseudo-arclength continuation and locates its
-folds, flips and Neimark-Sacker points; :func:`find_fixed_points_piecewise` searches a ReLU
-map region by region. Every finder takes its settings as one :class:`SearchOptions`.
+folds, branch points, flips and Neimark-Sacker points; :func:`find_fixed_points_piecewise`
+searches a ReLU map region by region. Every finder takes its settings as one :class:`SearchOptions`.
 
 Results come back as :class:`FixedPoints` (or :class:`Cycles`): numpy arrays, saved as
 ``.npz`` without pickle.
