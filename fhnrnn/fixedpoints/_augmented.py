@@ -32,6 +32,8 @@ _DIFFERENCE = 1e-6  # step of the central difference, relative to 1 + ||y||
 # Newton fails after this many steps in a row that do not bring the residual below
 # _PROGRESS times the smallest so far (as on a piecewise-linear map, where g never vanishes)
 _STALLS, _PROGRESS = 3, 0.9
+# a point of the smallest residual solves g = 0 when |g| <= _SINGULAR * (1 + ||A||): then
+# the smallest singular value of A (which |g| measures, with these borders) is that small
 _SINGULAR = 1e-8
 # a located point may lie this many times the length of the step from either end of it
 _REACH = 1.5
@@ -136,4 +138,5 @@ def _within(located: np.ndarray | None, a: CurvePoint, b: CurvePoint) -> np.ndar
 
 
 def _smallest(dg: np.ndarray) -> float:
+    """The smallest singular value of ``A = dg[:, :d]``."""
     return float(np.linalg.svd(dg[:, : dg.shape[0]], compute_uv=False)[-1])

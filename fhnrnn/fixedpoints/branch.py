@@ -68,9 +68,10 @@ class Bifurcation:
 
     Notes
     -----
-    Folds and branch points are the solution of the minimally augmented system, where
-    ``dF/dx`` has the multiplier +1 exactly; flips and Neimark-Sacker points the first point
-    of the final bisection bracket past the change.
+    On a smooth map, folds and branch points are the solution of the minimally augmented
+    system, where ``dF/dx`` has the multiplier +1 exactly; on a piecewise-linear map, where
+    the multipliers jump, a fold is the corner of the kink. Flips and Neimark-Sacker points
+    are the first point of the final bisection bracket past the change.
     """
 
     kind: str
@@ -268,7 +269,8 @@ def _one_state(x0: Any) -> torch.Tensor:
             f"follows one branch; call it once per start), got shape {tuple(start.shape)}"
         )
     if not bool(torch.isfinite(start).all()):
-        raise ValueError(f"x0 must be finite, got {start.tolist()}")
+        bad = int((~torch.isfinite(start)).sum())
+        raise ValueError(f"x0 must be finite, got {bad} NaN or inf entries")
     return start[None]
 
 
