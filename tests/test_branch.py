@@ -267,7 +267,6 @@ def test_x0_must_be_one_real_state(x0):
         torch.tensor([-1.3], requires_grad=True),
         torch.tensor([-1.3], dtype=torch.float16),
         torch.tensor([[-1.3]], dtype=torch.bfloat16),
-        np.array([-1.3], dtype=np.float32),
     ],
 )
 def test_x0_of_any_real_dtype_starts_the_same_branch(x0, s_curve):
