@@ -483,7 +483,8 @@ def fixed_point_branch(
     Returns
     -------
     FixedPoints
-        K points, ``result.u[k] == inputs[k]``.
+        K points, ``result.u[k] == inputs[k]`` (as rounded to the search's ``dtype``, e.g.
+        float32 when ``dtype=torch.float32`` is passed).
 
     Raises
     ------
@@ -497,7 +498,8 @@ def fixed_point_branch(
             f"starts must have shape {(values.shape[0], model.state_size)}, got {x0.shape}"
         )
     found = find_fixed_points_along(model, values, x0, np.arange(len(values)), **options)
-    chosen = _nearest_per_input(found, values, x0)
+    searched = torch.as_tensor(values).to(options.get("dtype", torch.float64)).double().numpy()
+    chosen = _nearest_per_input(found, searched, x0)
     if (chosen < 0).any():
         missing = values[chosen < 0, 0]
         raise RuntimeError(f"no fixed point found at inputs {missing.tolist()}")

@@ -181,6 +181,20 @@ def test_branch_labels_and_stability_changes_of_the_euler_fhn_map() -> None:
     assert rotating.all()
 
 
+@pytest.mark.parametrize(
+    ("dtype", "held"), [(torch.float32, np.float32), (torch.float64, np.float64)]
+)
+def test_branch_searched_in_float32_keeps_every_input(dtype: torch.dtype, held: type) -> None:
+    """Inputs that float32 cannot hold (0.1, 0.7, 1.3) are matched as the search rounds them."""
+    dt, model = 0.1, FHN()
+    currents = np.array([0.1, 0.7, 1.3])
+    v_star, w_star = model.fixed_point(currents)
+    starts = np.column_stack([v_star, w_star]) + 0.05
+    points = fixed_point_branch(EulerFHN(dt), currents, starts, dtype=dtype, progress=False)
+    np.testing.assert_array_equal(points.u[:, 0], currents.astype(held).astype(np.float64))
+    np.testing.assert_allclose(points.xstar, np.column_stack([v_star, w_star]), atol=1e-4)
+
+
 def test_fixed_point_labels_by_hand() -> None:
     eigenvalues = np.array([[0.5, 0.2], [1.2, 0.3], [0.6 + 0.3j, 0.6 - 0.3j], [-1.1 + 0.5j, 0.1]])
     labels = fixed_point_labels(eigenvalues)

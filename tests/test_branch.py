@@ -5,7 +5,10 @@
 - the logistic map ``x -> r x (1 - x)``: ``x* = 1 - 1/r``, multiplier ``2 - r``, flip at r = 3;
 - the delayed logistic map ``(x, y) -> (r x (1 - y), x)``: ``x* = y* = 1 - 1/r``, multipliers
   the roots of ``l^2 - l + (r - 1)``, of modulus ``sqrt(r - 1)``: a Neimark-Sacker point at
-  r = 2 with multipliers ``exp(+-i pi / 3)``.
+  r = 2 with multipliers ``exp(+-i pi / 3)``;
+- ``x -> tanh(u x)``: the branch x = 0 and, for u > 1, the pair ``x = tanh(u x) != 0``: a
+  pitchfork at u = 1;
+- ``y -> y + h (u y - y^2 / s)``: the branches y = 0 and y = s u cross at u = 0 (transcritical).
 """
 
 from __future__ import annotations
@@ -163,3 +166,118 @@ def test_a_piecewise_linear_fold_is_passed_and_located_at_its_corner(slope):
     assert abs(folds[0].x[0]) < 1e-12
     assert branch.u.min() >= -1e-12 and branch.u[-1] == pytest.approx(1.0)
     np.testing.assert_allclose(branch.xstar[-1], [-1.0 / slope], atol=1e-12)
+
+
+def scaled_cubic(scale, h):
+    """The cubic written for a state ``scale`` times larger: the same folds in u."""
+
+    def step(y, u):
+        return y + h * (scale * u + y - y**3 / scale**2)
+
+    return step
+
+
+@pytest.mark.parametrize(
+    ("scale", "h", "steps"),
+    [
+        *[(scale, 0.1, {}) for scale in (1e-3, 0.1, 1e3)],
+        *[(scale, 0.05, {"step_size": 0.6, "max_step_size": 0.6}) for scale in (1e-3, 0.1, 1e3)],
+        # lengths in (x, u) itself: the fold is a sharp turn at a small scale
+        *[(scale, h, {"state_scale": 1.0}) for scale in (1e-3, 0.1) for h in (0.1, 0.05)],
+    ],
+)
+def test_folds_are_located_at_every_state_scale_and_step_size(scale, h, steps):
+    """Before: at scale 0.1 folds at 0.3607 and -0.2666; at 1000 none within max_steps."""
+    branch = continue_branch(scaled_cubic(scale, h), [-1.3 * scale], -1.0, 1.0, **steps)
+    assert [event.kind for event in branch.bifurcations] == ["fold", "fold"]
+    np.testing.assert_allclose([e.u for e in branch.bifurcations], [FOLD_U, -FOLD_U], atol=LOCATED)
+    np.testing.assert_allclose(
+        [e.x[0] / scale for e in branch.bifurcations], [-1 / np.sqrt(3), 1 / np.sqrt(3)], atol=1e-6
+    )
+    z = branch.xstar[:, 0] / scale
+    np.testing.assert_allclose(branch.u, z**3 - z, atol=1e-9)
+    assert branch.u[-1] == pytest.approx(1.0) and z[-1] > 1.0
+
+
+def pitchfork(x, u):
+    return torch.tanh(u * x)
+
+
+@pytest.mark.parametrize(("u_start", "u_stop"), [(0.5, 1.5), (1.5, 0.5)])
+def test_pitchfork_on_the_trivial_branch_is_a_branch_point_at_one(u_start, u_stop):
+    """Before: a "fold" at 0.9578, and the continuation bounced there."""
+    branch = continue_branch(pitchfork, [0.0], u_start, u_stop)
+    (point,) = branch.bifurcations
+    assert point.kind == "branch-point" and point.u == pytest.approx(1.0, abs=LOCATED)
+    assert point.critical == pytest.approx(1.0, abs=1e-6)
+    assert np.all(np.diff(branch.u) * np.sign(u_stop - u_start) > 0)
+    assert branch.u[-1] == pytest.approx(u_stop) and np.all(branch.xstar == 0.0)
+
+
+def test_pitchfork_side_branch_goes_through_its_branch_point_to_the_mirror_branch():
+    branch = continue_branch(pitchfork, [0.5], 1.5, 0.5)
+    (point,) = branch.bifurcations
+    assert point.kind == "branch-point" and point.u == pytest.approx(1.0, abs=LOCATED)
+    np.testing.assert_allclose(branch.xstar[:, 0], np.tanh(branch.u * branch.xstar[:, 0]))
+    assert branch.u[-1] == pytest.approx(1.5) and branch.xstar[-1, 0] < -0.8
+
+
+def transcritical(scale):
+    def step(y, u):
+        return y + H * (u * y - y**2 / scale)
+
+    return step
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])
+@pytest.mark.parametrize(("start", "u_start", "u_stop"), [(0.5, 0.5, -0.5), (0.0, -0.5, 0.5)])
+def test_transcritical_is_a_branch_point_at_zero_at_every_scale(scale, start, u_start, u_stop):
+    branch = continue_branch(transcritical(scale), [start * scale], u_start, u_stop)
+    (point,) = branch.bifurcations
+    assert point.kind == "branch-point" and point.u == pytest.approx(0.0, abs=LOCATED)
+    assert branch.u[-1] == pytest.approx(u_stop)
+    expected = branch.u * scale if start else np.zeros_like(branch.u)
+    np.testing.assert_allclose(branch.xstar[:, 0], expected, atol=1e-9 * scale)
+
+
+def test_a_branch_point_off_any_symmetry_is_located():
+    """y -> y + h (y - u)(y + 2u): the branches y = u and y = -2u cross at u = 0."""
+
+    def crossing(y, u):
+        return y + H * (y - u) * (y + 2 * u)
+
+    branch = continue_branch(crossing, [0.5], 0.5, -0.5)
+    (point,) = branch.bifurcations
+    assert point.kind == "branch-point" and point.u == pytest.approx(0.0, abs=LOCATED)
+    np.testing.assert_allclose(branch.xstar[:, 0], branch.u, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "x0",
+    ["a", True, [True], [[-1.3], [1.3]], np.array([-1.3 + 0j]), torch.tensor([-1.3 + 0j]), []],
+)
+def test_x0_must_be_one_real_state(x0):
+    with pytest.raises(ValueError, match="x0 must"):
+        continue_branch(cubic, x0, -1.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    "x0",
+    [
+        torch.tensor([-1.3], requires_grad=True),
+        torch.tensor([-1.3], dtype=torch.float16),
+        torch.tensor([[-1.3]], dtype=torch.bfloat16),
+    ],
+)
+def test_x0_of_any_real_dtype_starts_the_same_branch(x0, s_curve):
+    branch = continue_branch(cubic, x0, -1.0, 1.0)
+    np.testing.assert_allclose(branch.u, s_curve.u, atol=1e-12)
+    np.testing.assert_allclose(branch.xstar, s_curve.xstar, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["u_start", "u_stop"])
+@pytest.mark.parametrize("value", [True, "1", np.nan, np.inf])
+def test_bad_ends_of_the_interval_are_named(name, value):
+    ends = {"u_start": -1.0, "u_stop": 1.0, name: value}
+    with pytest.raises(ValueError, match=name):
+        continue_branch(cubic, [-1.3], ends["u_start"], ends["u_stop"])

@@ -23,12 +23,13 @@ comparison. :func:`find_cycles` finds periodic orbits as fixed points of the k-f
 :func:`sample_states` draws starts from hidden-state trajectories;
 :func:`find_fixed_points_along` follows the points found along a path of inputs;
 :func:`continue_branch` follows one branch by pseudo-arclength continuation and locates its
-folds, flips and Neimark-Sacker points; :func:`find_fixed_points_piecewise` searches a ReLU
-map region by region. A cell that declares itself piecewise affine (:class:`PiecewiseAffine`:
-its :class:`ReLUStack`) is solved exactly: :func:`trace_fixed_points` follows its fixed-point
-curve facet by facet, with folds and border collisions, :func:`find_fixed_points_exact` finds
-its fixed points at given inputs by homotopy and continuation, and :func:`certify` re-derives
-a point from its activation pattern. Every finder takes its settings as one :class:`SearchOptions`.
+folds, branch points, flips and Neimark-Sacker points; :func:`find_fixed_points_piecewise`
+searches a ReLU map region by region. A cell that declares itself piecewise affine
+(:class:`PiecewiseAffine`: its :class:`ReLUStack`) is solved exactly: :func:`trace_fixed_points`
+follows its fixed-point curve facet by facet, with folds and border collisions,
+:func:`find_fixed_points_exact` finds its fixed points at given inputs by homotopy and
+continuation, and :func:`certify` re-derives a point from its activation pattern. The smooth
+finders take their settings as one :class:`SearchOptions`.
 
 Results come back as :class:`FixedPoints` (or :class:`Cycles`): numpy arrays, saved as
 ``.npz`` without pickle.

@@ -6,6 +6,11 @@ The fixed points of ``F(x, u)``, u scalar, are the zero set of ``G(y) = F(x, u) 
 or ``u = value`` to land on a given input); its tangent is the null vector of ``DG`` (d, d+1),
 oriented like the previous tangent. The linear algebra is small and sequential, so it runs in
 numpy (float64); F and its Jacobians come from :class:`~fhnrnn.fixedpoints._map.Map`.
+
+The curve is held in scaled coordinates ``y = (x / scale, u)`` with ``G`` divided by
+``scale`` too, so that step lengths, tolerances and the guards of the continuation mean the
+same whatever the size of the state: the map ``x -> s F(x / s, u)`` gives the same points, in
+the same coordinates, for every ``s`` when ``scale`` is proportional to ``s``.
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ import torch
 from fhnrnn.fixedpoints._map import Map
 
 _STEP_TOL = 1e-10  # Newton stops when ||dy|| <= _STEP_TOL * (1 + ||y||)
+# a point is exactly on the curve (up to rounding) when ||G(y)|| <= _EXACT * (1 + ||y||)
+_EXACT = 1e-12
 
 
 @dataclass(frozen=True)
 class CurvePoint:
     """A corrected point of the curve with what bifurcation detection needs."""
 
-    y: np.ndarray  # (d + 1,) state, then input
+    y: np.ndarray  # (d + 1,) scaled state x / scale, then input
     tangent: np.ndarray  # (d + 1,) unit tangent, oriented along the continuation
     multipliers: np.ndarray  # (d,) complex eigenvalues of dF/dx, largest modulus first
     fold_sign: int  # sign of det(dF/dx - I): flips when a real multiplier crosses +1
@@ -50,35 +57,54 @@ class CurvePoint:
 
 
 class Curve:
-    """The fixed-point curve of ``problem`` (a map with input dimension 1)."""
+    """The fixed-point curve of ``problem`` (a map with input dimension 1), in coordinates
+    ``y = (x / scale, u)``."""
 
-    def __init__(self, problem: Map, tol_q: float, max_corrector: int):
+    def __init__(self, problem: Map, tol_q: float, max_corrector: int, scale: float = 1.0):
         self.problem = problem
         self.d = problem.d
         self.tol_q = tol_q
         self.max_corrector = max_corrector
+        self.scale = scale
 
-    def _tensors(self, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        as_tensor = torch.as_tensor(y, dtype=self.problem.dtype, device=self.problem.device)
-        return as_tensor[None, : self.d], as_tensor[None, self.d :]
+    def _tensors(self, ys: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """States x (n, d) and inputs u (n, 1) of the scaled points ``ys`` (n, d+1)."""
+        as_tensor = torch.as_tensor(ys, dtype=self.problem.dtype, device=self.problem.device)
+        return as_tensor[:, : self.d] * self.scale, as_tensor[:, self.d :]
+
+    def state(self, y: np.ndarray) -> np.ndarray:
+        """The state x (d,) of the scaled point ``y``."""
+        return y[: self.d] * self.scale
 
     def residual(self, y: np.ndarray) -> np.ndarray:
-        """``G(y) = F(x, u) - x``, shape (d,)."""
-        x, u = self._tensors(y)
-        return (self.problem.evaluate(x, u) - x)[0].cpu().double().numpy()
+        """``G(y) = (F(x, u) - x) / scale``, shape (d,)."""
+        x, u = self._tensors(y[None])
+        return ((self.problem.evaluate(x, u) - x)[0] / self.scale).cpu().double().numpy()
 
     def q(self, y: np.ndarray) -> float:
         """``1/2 ||G(y)||^2``: below ``tol_q``, y lies on the curve."""
         residual = self.residual(y)
         return 0.5 * float(residual @ residual)
 
+    def exactly_on(self, y: np.ndarray) -> bool:
+        """Whether ``G(y)`` vanishes up to rounding (as at a corner of a piecewise-linear map)."""
+        return float(np.linalg.norm(self.residual(y))) <= _EXACT * (1.0 + np.linalg.norm(y))
+
     def linearise(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``G(y)`` (d,), ``DG(y) = [dF/dx - I, dF/du]`` (d, d+1) and ``dF/dx`` (d, d)."""
-        x, u = self._tensors(y)
+        """``G(y)`` (d,), ``DG(y) = [dF/dx - I, dF/du / scale]`` (d, d+1) and ``dF/dx`` (d, d)."""
+        g, dg, jac = self.linearise_many(y[None])
+        return g[0], dg[0], jac[0]
+
+    def linearise_many(self, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`linearise` at the points ``ys`` (n, d+1) at once.
+
+        Returns arrays of shapes (n, d), (n, d, d+1) and (n, d, d).
+        """
+        x, u = self._tensors(ys)
         fx, jac_x, jac_u = self.problem.jacobians(x, u, with_input=True)
-        jac = jac_x[0].cpu().double().numpy()
-        g = (fx - x)[0].cpu().double().numpy()
-        dg = np.hstack([jac - np.eye(self.d), jac_u[0].cpu().double().numpy()])
+        jac = jac_x.cpu().double().numpy()
+        g = ((fx - x) / self.scale).cpu().double().numpy()
+        dg = np.concatenate([jac - np.eye(self.d), jac_u.cpu().double().numpy() / self.scale], 2)
         return g, dg, jac
 
     def correct(

@@ -2,22 +2,31 @@
 
 Three test functions change at a codimension-one bifurcation of a fixed point of a map:
 
-- ``sign det(dF/dx - I)`` flips when a real multiplier crosses +1 (a fold when the branch
-  also turns, i.e. the u-component of the tangent changes sign; a branch point otherwise);
-  on a piecewise-linear map, where multipliers jump, two may cross +1 at once at a kink
-  where the branch turns: a sign change of the tangent's u-component alone is a fold too;
+- ``sign det(dF/dx - I)`` flips when a real multiplier crosses +1 (a fold or a branch
+  point, told apart as below); on a piecewise-linear map, where multipliers jump, two may
+  cross +1 at once at a kink where the branch turns: a sign change of the tangent's
+  u-component alone is a fold too;
 - ``sign det(dF/dx + I)`` flips when a real multiplier crosses -1 (a flip);
 - the number of non-real multipliers outside the unit circle changes by two, together with
   the number of all multipliers outside it, when a complex pair crosses the circle
   (Neimark-Sacker); a collision of two real multipliers outside the circle changes the first
   count but not the second, and is no bifurcation.
 
-Each change is located by bisection on the pseudo-arclength of the step, the point at each
-trial being corrected onto the curve, until the bracket is shorter than ``tol``; the input
-moves by at most that much across the bracket (the tangent has unit length). Where the
-correction fails, or the tangent turns by a right angle or more and the straight pieces
-through the bracket's ends meet on the curve (a sharp kink of a piecewise-linear map), the
-kink is located where they meet.
+A real multiplier crossing +1 is located by Newton on the minimally augmented system (see
+:mod:`fhnrnn.fixedpoints._augmented`), so exactly, whatever the step that passed it. It is a
+fold when the branch turns back in u there (the inputs at both ends of the step lie on the
+same side of it) and a branch point when the branch goes on through it (they lie on either
+side): at a branch point another branch crosses, and ``det([DG; t])``, which fixes the
+orientation of the tangent, changes sign, so the continuation must turn the tangent round
+to go on (see :func:`fhnrnn.fixedpoints.branch.continue_branch`).
+
+Where that Newton fails (on a piecewise-linear map, where no multiplier passes through +1
+but jumps across it), and for the other changes, the change is located by bisection: each
+trial point is corrected onto the curve on the hyperplane through the middle of the
+bracket's chord, orthogonal to it, until the bracket is shorter than ``tol``; the input
+moves by at most that much across it. Where the correction fails, or the tangent turns by a
+right angle or more, and the straight pieces through the bracket's ends meet exactly on the
+curve (a sharp kink of a piecewise-linear map), the kink is located where they meet.
 """
 
 from __future__ import annotations
@@ -29,11 +38,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from fhnrnn.fixedpoints._arclength import Curve, CurvePoint
+from fhnrnn.fixedpoints._augmented import locate_singular
 
 
 @dataclass(frozen=True)
 class Crossing:
-    """A located bifurcation: its kind and the curve point just past it."""
+    """A located bifurcation: its kind and the curve point at it (located by Newton) or just
+    past it (by bisection)."""
 
     kind: str
     point: CurvePoint
@@ -56,47 +67,78 @@ def _events(a: CurvePoint, b: CurvePoint) -> list[tuple[str, Callable[[CurvePoin
 
 def crossings(curve: Curve, a: CurvePoint, b: CurvePoint, tol: float) -> list[Crossing]:
     """The bifurcations between consecutive branch points ``a`` and ``b``, located."""
-    found = []
+    found = _turning_branch_point(curve, a, b)
     for kind, key in _events(a, b):
-        lo, hi = _bisect(curve, a, b, key, tol)
-        if kind == "fold" and np.sign(lo.tangent[-1]) == np.sign(hi.tangent[-1]):
+        singular = kind == "fold" and a.fold_sign != b.fold_sign
+        located = locate_singular(curve, a, b) if singular else None
+        if located is not None:
+            point = curve.point(located, a.tangent, a.orientation)
+        else:
+            point = _bisect(curve, a, b, key, tol)[1]
+        if kind == "fold" and (a.u - point.u) * (b.u - point.u) < 0.0:
             kind = "branch-point"
-        found.append(Crossing(kind, hi))
+        found.append(Crossing(kind, point))
     return found
+
+
+def _turning_branch_point(curve: Curve, a: CurvePoint, b: CurvePoint) -> list[Crossing]:
+    """A branch point where the branch turns back in u, as a pitchfork's side branch does.
+
+    There no multiplier crosses +1 (it touches +1 and goes back), but ``det([DG; t])``
+    changes sign: the tangent at b, oriented by it, points back against the tangent at a.
+    A sharp kink of a piecewise-linear map turns the tangent too, but there ``dF/dx - I`` is
+    nowhere singular, and Newton on the augmented system fails.
+    """
+    if a.fold_sign != b.fold_sign or float(a.tangent @ b.tangent) >= 0.0:
+        return []
+    located = locate_singular(curve, a, b)
+    if located is None:
+        return []
+    return [Crossing("branch-point", curve.point(located, a.tangent, a.orientation))]
 
 
 def _bisect(
     curve: Curve, a: CurvePoint, b: CurvePoint, key: Callable[[CurvePoint], int], tol: float
 ) -> tuple[CurvePoint, CurvePoint]:
-    """Points on either side of the change of ``key`` between ``a`` and ``b``.
+    """Points on either side of the change of ``key`` between ``a`` and ``b``, at most
+    ``tol`` apart (or a kink's corner found exactly, or the last bracket where the
+    correction fails).
 
-    The trial points lie on the hyperplanes ``t_a . (y - y_a) = s`` for s between 0 and
-    ``t_a . (y_b - y_a)``, each corrected from the chord between the bracket's ends. When the
-    tangent turns by a right angle or more from a to b, those hyperplanes need not cross the
-    curve between them (they may meet only the two straight pieces of a piecewise-linear
-    map's kink, on either side of it): if the lines through a and b along their tangents meet
-    on the curve, that corner is the kink, and is returned at once.
+    Each trial point is corrected from the middle of the bracket's chord on the hyperplane
+    through it orthogonal to the chord. When the tangent turns by a right angle or more from
+    a to b, those hyperplanes need not cross the curve between them (they may meet only the
+    two straight pieces of a piecewise-linear map's kink, on either side of it): if the lines
+    through a and b along their tangents meet exactly on the curve, that corner is the kink,
+    and is returned at once.
     """
     if float(a.tangent @ b.tangent) <= 0.0:  # a turn of a right angle or more
-        vertex = _vertex(a, b)
-        if curve.q(vertex) < curve.tol_q:  # on the curve: a kink's corner
-            return a, dataclasses.replace(b, y=vertex)
-    row, origin = a.tangent, float(a.tangent @ a.y)
-    lo, hi = (a, 0.0), (b, float(a.tangent @ (b.y - a.y)))
+        corner = _corner(curve, a, b)
+        if corner is not None:
+            return corner
+    lo, hi = a, b
     side = key(a)
-    while hi[1] - lo[1] > tol:
-        middle = 0.5 * (lo[1] + hi[1])
-        fraction = (middle - lo[1]) / (hi[1] - lo[1])
-        guess = lo[0].y + fraction * (hi[0].y - lo[0].y)
-        corrected = curve.correct(guess, row, origin + middle)
+    while np.linalg.norm(hi.y - lo.y) > tol:
+        chord = (hi.y - lo.y) / np.linalg.norm(hi.y - lo.y)
+        middle = 0.5 * (lo.y + hi.y)
+        corrected = curve.correct(middle, chord, float(chord @ middle))
         if corrected is None:  # past a sharp kink of a piecewise-linear map
-            return lo[0], dataclasses.replace(hi[0], y=_vertex(lo[0], hi[0]))
+            return _corner(curve, lo, hi) or (lo, hi)
         trial = curve.point(corrected[0], a.tangent, a.orientation, corrected[1])
         if key(trial) == side:
-            lo = (trial, middle)
+            lo = trial
         else:
-            hi = (trial, middle)
-    return lo[0], hi[0]
+            hi = trial
+    return lo, hi
+
+
+def _corner(
+    curve: Curve, lo: CurvePoint, hi: CurvePoint
+) -> tuple[CurvePoint, CurvePoint] | None:
+    """``lo`` and ``hi`` moved to the kink between them, if it lies exactly on the curve."""
+    vertex = _vertex(lo, hi)
+    if not curve.exactly_on(vertex):
+        return None
+    return lo, dataclasses.replace(hi, y=vertex)
 
 
 def _vertex(lo: CurvePoint, hi: CurvePoint) -> np.ndarray:

@@ -131,9 +131,12 @@ def _continued(run: FHNRNNRun, start: FixedPoints) -> tuple[Branch, Branch, floa
     """The legs from ``start`` down to the lowest and up to the highest current, and seconds."""
     settings = BRANCH_CONTINUATION
     clock = time.perf_counter()
+    # Lengths in plain (x, u), as when the shipped branches were made (the default scales x by
+    # the start's size, which on this network takes three times the points).
     steps = {"step_size": settings["step_size"], "max_step_size": settings["max_step_size"]}
     down, up = (
-        continue_branch(run.model, start.xstar[0], float(start.u[0, 0]), end, **steps)
+        continue_branch(run.model, start.xstar[0], float(start.u[0, 0]), end, state_scale=1.0,
+                        **steps)
         for end in settings["u_range"]
     )
     return down, up, time.perf_counter() - clock
