@@ -63,7 +63,8 @@ def curve_table(run: object, repeat: int, slow: bool) -> list[str]:
     if slow:
         begin = time.perf_counter()
         steps = {key: BRANCH_CONTINUATION[key] for key in ("step_size", "max_step_size")}
-        branches = [continue_branch(run.model, x0, u0, end, **steps) for end in (0.0, 1.75)]
+        branches = [continue_branch(run.model, x0, u0, end, state_scale=1.0, **steps)
+                    for end in (0.0, 1.75)]
         seconds = time.perf_counter() - begin
         folds = [b.u for branch in branches for b in branch.bifurcations if b.kind == "fold"]
         points = sum(len(branch.u) for branch in branches)
