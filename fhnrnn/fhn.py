@@ -66,6 +66,14 @@ def _state_array(state: ArrayLike, name: str) -> FloatArray:
     return array
 
 
+def _depressed_cubic_root(h: FloatArray, r: float) -> FloatArray:
+    """The real root of ``v**3 + 3 r v + 2 h = 0`` for ``r >= 0``, without cancellation."""
+    s = np.hypot(h, r**1.5)
+    u = np.cbrt(-np.copysign(np.abs(h) + s, h))
+    safe_u = np.where(u == 0.0, 1.0, u)  # u = 0 only for h = r = 0, whose root is 0
+    return np.where(u == 0.0, 0.0, -2.0 * h / (safe_u**2 + r + r**2 / safe_u**2))
+
+
 @dataclass(frozen=True)
 class LimitCycle:
     """One period of a stable limit cycle of the accurate ODE.
@@ -296,12 +304,17 @@ class FHN:
     def fixed_point(self, I: ArrayLike) -> tuple[FloatArray, FloatArray]:
         """The unique fixed point ``(v*, w*)``, in closed form.
 
-        With ``w* = (v* + a) / b``, ``v*`` is the real root of the depressed cubic
-        ``v**3 + 3 r v + 2 h = 0`` with ``r = 1/b - 1 >= 0`` and ``h = 1.5 (a/b - I)``.
-        Cardano's formula gives ``v* = u - r / u`` with ``u = cbrt(-h - sign(h) s)`` and
-        ``s = sqrt(h**2 + r**3)``; taking the cube root of the larger-magnitude term avoids
-        cancellation, and ``np.cbrt`` keeps it real for every real ``I``. Forward Euler with
-        any step has the same fixed points, since ``x + dt f(x) = x`` exactly when ``f(x) = 0``.
+        ``v*`` is the real root of the depressed cubic ``v**3 + 3 r v + 2 h = 0`` with
+        ``r = (1 - b) / b >= 0`` and ``h = 1.5 (a - b I) / b``. Cardano's formula writes it as
+        ``v* = u - r / u`` with ``u = cbrt(-h - sign(h) s)`` and ``s = sqrt(h**2 + r**3)``;
+        the equal form ``v* = -2 h / (u**2 + r + r**2 / u**2)`` (from ``u**3 + (-r/u)**3 =
+        -2 h``) adds positive terms only, so nothing cancels, and ``np.cbrt`` keeps it real for
+        every real ``I``. For ``b <= 1/2`` the cubic is first rescaled by ``sqrt(r)``, so that
+        a tiny ``b`` neither overflows ``r**3`` nor divides by ``b``. Of the two equal forms
+        of ``w*``, ``(v* + a) / b`` (the ``w``-nullcline) and ``v* - v***3 / 3 + I`` (the
+        ``v``-nullcline), the one whose terms are smaller is used: for small ``b`` the first
+        subtracts nearly equal numbers. Forward Euler with any step has the same fixed points,
+        since ``x + dt f(x) = x`` exactly when ``f(x) = 0``.
 
         Parameters
         ----------
@@ -313,16 +326,26 @@ class FHN:
         v_star, w_star : ndarray, shape (...)
             The fixed point for each current (numpy scalars for a scalar ``I``).
         """
-        v_star = self._v_star(real_array(I, "I"))
-        return v_star[()], ((v_star + self.a) / self.b)[()]
+        current = real_array(I, "I")
+        v_star = self._v_star(current)
+        return v_star[()], self._w_star(v_star, current)[()]
 
     def _v_star(self, current: FloatArray) -> FloatArray:
-        r = 1.0 / self.b - 1.0
-        h = 1.5 * (self.a / self.b - current)
-        s = np.hypot(h, r**1.5)
-        u = np.cbrt(-np.copysign(np.abs(h) + s, h))
-        safe_u = np.where(u == 0.0, 1.0, u)
-        return np.where(u == 0.0, 0.0, u - r / safe_u)
+        rest = 1.0 - self.b
+        offset = self.a - self.b * current  # the cubic times b: b v^3/3 + rest v + offset = 0
+        if rest >= self.b:  # r >= 1: v = sqrt(r) t with t^3 + 3 t + 2 g = 0
+            g = 1.5 * offset * math.sqrt(self.b) / rest**1.5
+            return math.sqrt(rest) / math.sqrt(self.b) * _depressed_cubic_root(g, 1.0)
+        return _depressed_cubic_root(1.5 * offset / self.b, rest / self.b)
+
+    def _w_star(self, v_star: FloatArray, current: FloatArray) -> FloatArray:
+        # Either form may overflow where the other is chosen (huge |I|, or a tiny b).
+        with np.errstate(over="ignore", invalid="ignore"):
+            on_w_nullcline = (v_star + self.a) / self.b
+            on_v_nullcline = v_star - v_star**3 / 3.0 + current
+            w_terms = (np.abs(v_star) + abs(self.a)) / self.b
+            v_terms = np.abs(v_star) + np.abs(v_star) ** 3 + np.abs(current)
+        return np.where(w_terms <= v_terms, on_w_nullcline, on_v_nullcline)
 
     def current_at(self, v_star: ArrayLike) -> FloatArray:
         """The current whose fixed point has voltage ``v_star`` (inverse of ``v*(I)``).
