@@ -50,6 +50,7 @@ from torch import Tensor
 
 from fhnrnn._paths import cache_dir
 from fhnrnn._progress import progress_bar
+from fhnrnn._schema import Field
 from fhnrnn._store import EntryError, load_state, pop_history, read_entry, write_entry
 from fhnrnn._validation import finite_positive, non_negative_int, positive_int, real_tensor
 from fhnrnn.fit_options import LBFGS_HISTORY, LBFGS_ITERATIONS, FitOptions
@@ -278,6 +279,19 @@ def _configuration_key(model: RNNCell, data: _Data, settings: dict[str, Any]) ->
     return digest.hexdigest()
 
 
+# The metadata _store writes next to cached weights (read_entry adds sha256 and bytes).
+_CACHE_SCHEMA = {
+    "format": Field("int"),
+    "key": Field("sha256"),
+    "model": Field("str"),
+    "config": Field("object"),
+    "settings": Field("object"),
+    "seconds": Field("seconds"),
+    "sha256": Field("sha256"),
+    "bytes": Field("count"),
+}
+
+
 def _cache_folder() -> Path:
     return cache_dir() / "fit"
 
@@ -287,12 +301,10 @@ def _load_cached(model: RNNCell, key: str) -> dict[str, Any] | None:
     source = _cache_folder() / f"{key}.safetensors"
     try:
         entry = read_entry(_cache_folder(), key, {"key": key, "format": CACHE_FORMAT},
-                           "the metadata belongs to another configuration")
+                           "the metadata belongs to another configuration", _CACHE_SCHEMA)
         if entry is None:
             return None
         tensors, meta = entry
-        if not isinstance(meta.get("seconds"), (int, float)):
-            raise EntryError("the metadata has no training time")
         history = pop_history(tensors, source)
         load_state(model, tensors, source)
         return {**meta, "history": history}
