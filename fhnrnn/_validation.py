@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 import reprlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,8 +58,24 @@ def probability(value: float, name: str) -> float:
     return float(value)
 
 
+def _tensor_numbers(value: torch.Tensor, name: str) -> np.ndarray:
+    """A real tensor (any dtype, device, autograd state) as an int64 or float64 array."""
+    import torch
+
+    if value.is_complex() or value.dtype == torch.bool:
+        raise ValueError(f"{name} must be real numbers, got a tensor of {value.dtype}")
+    wide = torch.float64 if value.is_floating_point() else torch.int64
+    return value.detach().to(device="cpu", dtype=wide).numpy()
+
+
 def _real_numbers(value: ArrayLike, name: str) -> np.ndarray:
-    """``value`` as an integer or float array, whatever its strides (no booleans, complex, text)."""
+    """``value`` as an integer or float array, whatever its strides (no booleans, complex, text).
+
+    A tensor is read without its autograd graph, from any device, in float64 (or int64).
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        return _tensor_numbers(value, name)
     try:
         raw = np.asarray(value)
     except ValueError as error:

@@ -25,9 +25,11 @@ Everything that takes ``I`` is vectorised over arrays of currents, except
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -64,6 +66,34 @@ def _state_array(state: ArrayLike, name: str) -> FloatArray:
     if array.ndim == 0 or array.shape[-1] != 2:
         raise ValueError(f"{name} must have shape (..., 2) holding (v, w), got {array.shape}")
     return array
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _no_overflow(*names: str) -> Callable[[_Method], _Method]:
+    """Make a method refuse, by a ValueError naming ``names``, a result that overflowed.
+
+    Finite arguments of huge magnitude (``|v|`` beyond about 1e102, say) overflow float64 in
+    ``v**3``; the method then raises instead of returning infinities or NaN.
+    """
+
+    def wrap(method: _Method) -> _Method:
+        @functools.wraps(method)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            with np.errstate(over="ignore", invalid="ignore"):
+                result = method(*args, **kwargs)
+            arrays = [np.asarray(part) for part in (result if isinstance(result, tuple) else
+                                                    (result,))]
+            if not all(np.isfinite(a).all() for a in arrays if a.dtype.kind in "fc"):
+                raise ValueError(
+                    f"{' or '.join(names)} too large in magnitude: the result overflows float64"
+                )
+            return result
+
+        return checked  # type: ignore[return-value]
+
+    return wrap
 
 
 def _depressed_cubic_root(h: FloatArray, r: float) -> FloatArray:
@@ -144,6 +174,7 @@ class FHN:
 
     # ------------------------------------------------------------------ dynamics
 
+    @_no_overflow("state", "I")
     def rhs(self, state: ArrayLike, I: ArrayLike) -> FloatArray:
         """Time derivative ``(dv/dt, dw/dt)``.
 
@@ -169,6 +200,7 @@ class FHN:
         dw = (v + self.a - self.b * w) / self.tau
         return np.stack(np.broadcast_arrays(dv, dw), axis=-1)
 
+    @_no_overflow("v", "I")
     def nullclines(self, v: ArrayLike, I: ArrayLike) -> tuple[FloatArray, FloatArray]:
         """The two nullclines as ``w`` over ``v``.
 
@@ -192,6 +224,7 @@ class FHN:
         w_w = np.broadcast_to((v + self.a) / self.b, w_v.shape).copy()
         return w_v, w_w
 
+    @_no_overflow("I", "state0", "dt")
     def simulate(
         self,
         I: ArrayLike,
@@ -301,6 +334,7 @@ class FHN:
 
     # ------------------------------------------------------------------ fixed point
 
+    @_no_overflow("I")
     def fixed_point(self, I: ArrayLike) -> tuple[FloatArray, FloatArray]:
         """The unique fixed point ``(v*, w*)``, in closed form.
 
@@ -333,10 +367,15 @@ class FHN:
     def _v_star(self, current: FloatArray) -> FloatArray:
         rest = 1.0 - self.b
         offset = self.a - self.b * current  # the cubic times b: b v^3/3 + rest v + offset = 0
-        if rest >= self.b:  # r >= 1: v = sqrt(r) t with t^3 + 3 t + 2 g = 0
-            g = 1.5 * offset * math.sqrt(self.b) / rest**1.5
-            return math.sqrt(rest) / math.sqrt(self.b) * _depressed_cubic_root(g, 1.0)
-        return _depressed_cubic_root(1.5 * offset / self.b, rest / self.b)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if rest >= self.b:  # r >= 1: v = sqrt(r) t with t^3 + 3 t + 2 g = 0
+                g = 1.5 * offset * math.sqrt(self.b) / rest**1.5
+                v_star = math.sqrt(rest) / math.sqrt(self.b) * _depressed_cubic_root(g, 1.0)
+            else:
+                v_star = _depressed_cubic_root(1.5 * offset / self.b, rest / self.b)
+        if not np.isfinite(v_star).all():
+            raise ValueError("I too large in magnitude: the fixed point overflows float64")
+        return v_star
 
     def _w_star(self, v_star: FloatArray, current: FloatArray) -> FloatArray:
         # Either form may overflow where the other is chosen (huge |I|, or a tiny b).
@@ -347,6 +386,7 @@ class FHN:
             v_terms = np.abs(v_star) + np.abs(v_star) ** 3 + np.abs(current)
         return np.where(w_terms <= v_terms, on_w_nullcline, on_v_nullcline)
 
+    @_no_overflow("v_star")
     def current_at(self, v_star: ArrayLike) -> FloatArray:
         """The current whose fixed point has voltage ``v_star`` (inverse of ``v*(I)``).
 
@@ -373,6 +413,7 @@ class FHN:
         det = (1.0 - self.b + self.b * v_squared) / self.tau
         return trace, det
 
+    @_no_overflow("I")
     def jacobian(self, I: ArrayLike) -> FloatArray:
         """Jacobian of the vector field at the fixed point.
 
@@ -393,6 +434,7 @@ class FHN:
         jac[..., 1, 1] = -self.b / self.tau
         return jac
 
+    @_no_overflow("I")
     def eigenvalues(self, I: ArrayLike) -> NDArray[np.complex128]:
         """Eigenvalues of :meth:`jacobian`, ``trace/2 ± sqrt(trace²/4 - det)``.
 
@@ -428,7 +470,8 @@ class FHN:
         """
         trace, det = self._trace_det(real_array(I, "I"))
         stability = np.where(trace < 0, "stable", "unstable")
-        kind = np.where(trace**2 - 4.0 * det >= 0, "node", "focus")
+        with np.errstate(over="ignore"):  # an infinite trace² still says "node"
+            kind = np.where(trace**2 - 4.0 * det >= 0, "node", "focus")
         labels = np.char.add(np.char.add(stability, " "), kind)
         labels = np.where(trace == 0, "center", labels).astype("<U14")
         return str(labels) if labels.ndim == 0 else labels
@@ -478,6 +521,7 @@ class FHN:
 
     # ------------------------------------------------------------------ Euler map
 
+    @_no_overflow("I", "dt")
     def euler_jacobian(self, I: ArrayLike, dt: float = 0.3) -> FloatArray:
         """Jacobian of the forward-Euler map ``x -> x + dt f(x)`` at the fixed point.
 
