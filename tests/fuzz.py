@@ -16,6 +16,7 @@ An argument of a public function is drawn in three ways:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -121,11 +122,16 @@ def _arrays_of(result: Any) -> list[np.ndarray]:
         return [array for item in result for array in _arrays_of(item)]
     if isinstance(result, dict):
         return [array for item in result.values() for array in _arrays_of(item)]
+    if dataclasses.is_dataclass(result):  # a result object; failed_* may hold non-finite values
+        return [array for field in dataclasses.fields(result)
+                if not field.name.startswith("failed_")
+                for array in _arrays_of(getattr(result, field.name))]
     return []
 
 
 def assert_finite(result: Any) -> None:
-    """Every float array, tensor or float in ``result`` (also nested) is finite."""
+    """Every float array, tensor or float in ``result`` is finite (also in tuples, lists, dicts
+    and result dataclasses, whose ``failed_*`` fields are left out)."""
     for array in _arrays_of(result):
         assert np.isfinite(array).all(), f"a result holds NaN or infinity: {array}"
 
