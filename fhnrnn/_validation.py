@@ -93,6 +93,32 @@ def real_array(value: ArrayLike, name: str) -> np.ndarray:
     return array
 
 
+def complex_array(value: ArrayLike, name: str) -> np.ndarray:
+    """``value`` as a complex128 array of finite numbers (real or complex; no booleans, text).
+
+    A tensor is read without its autograd graph, from any device.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor) and value.is_complex():
+        array = value.detach().to(device="cpu", dtype=torch.complex128).numpy()
+    else:
+        try:
+            array = np.asarray(value) if not _is_tensor(value) else _real_numbers(value, name)
+        except ValueError as error:
+            raise ValueError(f"{name} must be numbers, got {reprlib.repr(value)}") from error
+    if array.dtype.kind not in "iufc":
+        raise ValueError(f"{name} must be (complex) numbers, got {reprlib.repr(value)}")
+    array = array.astype(np.complex128)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite, got {reprlib.repr(value)}")
+    return array
+
+
+def _is_tensor(value: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
 def real_tensor(value: Any, name: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """``value`` (array_like or Tensor of real numbers) as a new tensor in ``dtype`` on ``device``.
 

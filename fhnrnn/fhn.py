@@ -224,7 +224,6 @@ class FHN:
         w_w = np.broadcast_to((v + self.a) / self.b, w_v.shape).copy()
         return w_v, w_w
 
-    @_no_overflow("I", "state0", "dt")
     def simulate(
         self,
         I: ArrayLike,
@@ -269,8 +268,9 @@ class FHN:
         ------
         ValueError
             For non-finite ``I`` or ``state0``, a ``state0`` of the wrong shape, a
-            non-positive ``t_max``, ``dt``, ``rtol`` or ``atol``, ``t_max < dt``, or an
-            unknown ``method``.
+            non-positive ``t_max``, ``dt``, ``rtol`` or ``atol``, ``t_max < dt``, an
+            unknown ``method``, or a run that diverges (forward Euler is unstable for large
+            currents or steps) or overflows float64.
         """
         current = real_array(I, "I")
         t_max = _positive_scalar(t_max, "t_max")
@@ -290,9 +290,20 @@ class FHN:
         if n_steps < 1:
             raise ValueError(f"t_max must be at least dt = {dt}, got {t_max}")
         times = dt * np.arange(n_steps + 1)
-        if method == "euler":
-            return times, self._euler(current, start, dt, n_steps)
-        return times, self._rk45(current, start, times, rtol, atol)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below
+            if method == "euler":
+                states = self._euler(current, start, dt, n_steps)
+            else:
+                states = self._rk45(current, start, times, rtol, atol)
+        diverged = ~np.isfinite(states).all(axis=(-2, -1))
+        if diverged.any():
+            what = "forward Euler step is unstable" if method == "euler" else "RK45 run overflows"
+            raise ValueError(
+                f"the {what} for I = {np.broadcast_to(current, diverged.shape)[diverged].tolist()} "
+                f"with dt = {dt}: the state becomes NaN or inf (state0 {state0.tolist()}); use a "
+                "smaller dt, or currents and a start closer to the model's range"
+            )
+        return times, states
 
     def _euler(self, current: FloatArray, start: FloatArray, dt: float, n_steps: int) -> FloatArray:
         states = np.empty((*current.shape, n_steps + 1, 2))

@@ -67,7 +67,7 @@ def _with(array: np.ndarray, value: float) -> np.ndarray:
 
 def bad_arrays(
     shape: tuple[int, ...], *, extra_axis: bool = True, wrong_last: bool = True,
-    empty: bool = True,
+    empty: bool = True, complex_allowed: bool = False,
 ) -> st.SearchStrategy[Any]:
     """Values of (about) ``shape`` that must be refused; options skip kinds an argument allows."""
     base = np.linspace(-1.0, 1.0, int(np.prod(shape))).reshape(shape)
@@ -75,14 +75,16 @@ def bad_arrays(
         _with(base, np.nan),
         _with(base, np.inf),
         torch.from_numpy(_with(base, -np.inf)),
-        base.astype(np.complex128),
-        torch.from_numpy(base.astype(np.complex128)),
         base > 0,
         torch.from_numpy(base > 0),
         base.astype(object),
         np.full(shape, "x"),
         "not an array",
     ]
+    if complex_allowed:
+        kinds.append(_with(base.astype(np.complex128), complex(0.5, np.nan)))
+    else:
+        kinds += [base.astype(np.complex128), torch.from_numpy(base.astype(np.complex128))]
     if extra_axis:
         kinds.append(base[..., None, None])
     if wrong_last and shape:
