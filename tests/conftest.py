@@ -18,7 +18,7 @@ from fhnrnn.training import FitResult, fit
 # and few of them, so that they take about a minute; FHNRNN_HYPOTHESIS=thorough draws many
 # random examples and keeps the failing ones in .hypothesis/ to replay them first next time.
 _FUZZ_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
-settings.register_profile("ci", max_examples=12, derandomize=True, database=None, **_FUZZ_COMMON)
+settings.register_profile("ci", max_examples=25, derandomize=True, database=None, **_FUZZ_COMMON)
 settings.register_profile("thorough", max_examples=400, **_FUZZ_COMMON)
 settings.load_profile(os.environ.get("FHNRNN_HYPOTHESIS", "ci"))
 
