@@ -2,8 +2,8 @@
 
 The package holds all the computing behind the notebooks: the FHN model (:mod:`fhnrnn.fhn`),
 datasets (:mod:`fhnrnn.tasks`), RNN cells (:mod:`fhnrnn.models`), training
-(:mod:`fhnrnn.training`), the Sussillo & Barak fixed-point engine
-(:mod:`fhnrnn.fixedpoints`), analysis (:mod:`fhnrnn.analysis`), figures
+(:mod:`fhnrnn.training`, its settings :mod:`fhnrnn.fit_options`), the Sussillo & Barak
+fixed-point engine (:mod:`fhnrnn.fixedpoints`), analysis (:mod:`fhnrnn.analysis`), figures
 (:mod:`fhnrnn.plotting`), numbers for the paper (:mod:`fhnrnn.paper`), the training recipes of
 the notebooks (:mod:`fhnrnn.recipes`), the shipped networks they analyse
 (:mod:`fhnrnn.artifacts`) and notebook reproduction (:mod:`fhnrnn.reproduce`).

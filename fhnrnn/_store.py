@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from fhnrnn._paths import atomic_write_bytes, atomic_write_text
+from fhnrnn._schema import Schema, manifest_problem
 
 
 class EntryError(ValueError):
@@ -92,21 +93,25 @@ def read_tensors(folder: Path, name: str, manifest: dict[str, Any]) -> dict[str,
 
 
 def read_entry(
-    folder: Path, name: str, expected: dict[str, Any], mismatch: str
+    folder: Path, name: str, expected: dict[str, Any], mismatch: str, schema: Schema
 ) -> tuple[dict[str, Tensor], dict[str, Any]] | None:
-    """Entry ``name`` when its manifest carries the ``expected`` fields; None when absent.
+    """Entry ``name`` when its manifest fits ``schema`` and carries the ``expected`` fields.
 
-    Returns ``(tensors, manifest)``.
+    Returns ``(tensors, manifest)``, or None when there is no manifest.
 
     Raises
     ------
     EntryError
-        With the message ``mismatch`` when a field of ``expected`` differs (e.g. the entry was
-        made from other inputs); as :func:`read_manifest` and :func:`read_tensors` otherwise.
+        Naming the manifest and the key when a key of ``schema`` is missing or does not fit
+        it; with the message ``mismatch`` when a field of ``expected`` differs (e.g. the entry
+        was made from other inputs); as :func:`read_manifest` and :func:`read_tensors`
+        otherwise.
     """
     manifest = read_manifest(folder, name)
     if manifest is None:
         return None
+    if (problem := manifest_problem(manifest, schema)) is not None:
+        raise EntryError(f"{entry_paths(folder, name)[1]}: {problem}")
     if any(manifest.get(field) != value for field, value in expected.items()):
         raise EntryError(mismatch)
     return read_tensors(folder, name, manifest), manifest

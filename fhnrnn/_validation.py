@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 import reprlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,8 +58,24 @@ def probability(value: float, name: str) -> float:
     return float(value)
 
 
+def _tensor_numbers(value: torch.Tensor, name: str) -> np.ndarray:
+    """A real tensor (any dtype, device, autograd state) as an int64 or float64 array."""
+    import torch
+
+    if value.is_complex() or value.dtype == torch.bool:
+        raise ValueError(f"{name} must be real numbers, got a tensor of {value.dtype}")
+    wide = torch.float64 if value.is_floating_point() else torch.int64
+    return value.detach().to(device="cpu", dtype=wide).numpy()
+
+
 def _real_numbers(value: ArrayLike, name: str) -> np.ndarray:
-    """``value`` as an integer or float array, whatever its strides (no booleans, complex, text)."""
+    """``value`` as an integer or float array, whatever its strides (no booleans, complex, text).
+
+    A tensor is read without its autograd graph, from any device, in float64 (or int64).
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        return _tensor_numbers(value, name)
     try:
         raw = np.asarray(value)
     except ValueError as error:
@@ -74,6 +91,32 @@ def real_array(value: ArrayLike, name: str) -> np.ndarray:
     if not np.isfinite(array).all():
         raise ValueError(f"{name} must be finite, got {reprlib.repr(value)}")
     return array
+
+
+def complex_array(value: ArrayLike, name: str) -> np.ndarray:
+    """``value`` as a complex128 array of finite numbers (real or complex; no booleans, text).
+
+    A tensor is read without its autograd graph, from any device.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor) and value.is_complex():
+        array = value.detach().to(device="cpu", dtype=torch.complex128).numpy()
+    else:
+        try:
+            array = np.asarray(value) if not _is_tensor(value) else _real_numbers(value, name)
+        except ValueError as error:
+            raise ValueError(f"{name} must be numbers, got {reprlib.repr(value)}") from error
+    if array.dtype.kind not in "iufc":
+        raise ValueError(f"{name} must be (complex) numbers, got {reprlib.repr(value)}")
+    array = array.astype(np.complex128)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite, got {reprlib.repr(value)}")
+    return array
+
+
+def _is_tensor(value: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
 
 
 def real_tensor(value: Any, name: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:

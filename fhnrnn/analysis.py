@@ -18,6 +18,7 @@ Everything runs in float64 on copies of the models; nothing here modifies a mode
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,13 @@ import torch
 from numpy.typing import ArrayLike
 from sklearn.decomposition import PCA
 
-from fhnrnn._validation import non_negative_int, positive_int
+from fhnrnn._validation import (
+    complex_array,
+    finite_positive,
+    non_negative_int,
+    positive_int,
+    real_array,
+)
 from fhnrnn.fhn import FHN
 from fhnrnn.fixedpoints import (
     FixedPoints,
@@ -66,7 +73,7 @@ def _float64_copy(model: RNNCell) -> RNNCell:
 
 
 def _inputs_2d(inputs: ArrayLike, model: RNNCell) -> np.ndarray:
-    values = np.asarray(inputs, dtype=np.float64)
+    values = real_array(inputs, "inputs")
     if values.ndim == 1 and model.input_size == 1:
         values = values[:, None]
     if values.ndim != 2 or values.shape[1] != model.input_size or values.shape[0] < 1:
@@ -104,7 +111,7 @@ def rollout_float64(
     n_steps = positive_int(n_steps, "n_steps")
     cell = _float64_copy(model)
     u = torch.as_tensor(values)[:, None, :].expand(-1, n_steps, -1)
-    start = None if x0 is None else torch.as_tensor(np.asarray(x0, dtype=np.float64))
+    start = None if x0 is None else torch.as_tensor(real_array(x0, "x0"))
     if start is not None and start.shape != (values.shape[0], cell.state_size):
         raise ValueError(
             f"x0 must have shape {(values.shape[0], cell.state_size)}, got {tuple(start.shape)}"
@@ -241,7 +248,7 @@ def translate(model: RNNCell, states: ArrayLike) -> np.ndarray:
         ``readout(states)``.
     """
     cell = _float64_copy(model)
-    x = torch.as_tensor(np.asarray(states, dtype=np.float64))
+    x = torch.as_tensor(real_array(states, "states"))
     if x.ndim != 2 or x.shape[1] != cell.state_size:
         raise ValueError(f"states must have shape (K, {cell.state_size}), got {tuple(x.shape)}")
     with torch.no_grad():
@@ -265,16 +272,23 @@ def departure_time(trajectory: ArrayLike, center: ArrayLike, tol: float) -> np.n
     ndarray of int, shape (...)
         Index of the first step with ``||trajectory[t] - center|| > tol``; T when none.
     """
-    path = np.asarray(trajectory, dtype=np.float64)
-    point = np.asarray(center, dtype=np.float64)
-    if path.ndim < 2 or point.shape[-1] != path.shape[-1]:
+    path = real_array(trajectory, "trajectory")
+    point = real_array(center, "center")
+    if path.ndim < 2 or point.ndim < 1 or point.shape[-1] != path.shape[-1]:
         raise ValueError(
             f"trajectory (..., T, n) and center (..., n) must agree in n, got shapes "
             f"{path.shape} and {point.shape}"
         )
-    if not (np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be finite and > 0, got {tol!r}")
-    outside = np.linalg.norm(path - point[..., None, :], axis=-1) > tol
+    try:
+        np.broadcast_shapes(point.shape[:-1], path.shape[:-2])
+    except ValueError as error:
+        raise ValueError(
+            f"center's leading shape {point.shape[:-1]} does not match trajectory's "
+            f"{path.shape[:-2]}"
+        ) from error
+    tol = finite_positive(tol, "tol")
+    with np.errstate(over="ignore"):  # a distance beyond float64 is still > tol
+        outside = np.linalg.norm(path - point[..., None, :], axis=-1) > tol
     return np.where(outside.any(axis=-1), outside.argmax(axis=-1), path.shape[-2])
 
 
@@ -300,12 +314,11 @@ def predicted_departure_time(
     ndarray, float64
         Predicted departure times in steps.
     """
-    distance = np.asarray(initial_distance, dtype=np.float64)
-    modulus = np.asarray(eigenvalue_modulus, dtype=np.float64)
+    distance = real_array(initial_distance, "initial_distance")
+    modulus = real_array(eigenvalue_modulus, "eigenvalue_modulus")
     if not (distance > 0).all() or not (modulus > 1).all():
         raise ValueError("initial_distance must be > 0 and eigenvalue_modulus > 1")
-    if not (np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be finite and > 0, got {tol!r}")
+    tol = finite_positive(tol, "tol")
     return np.log(tol / distance) / np.log(modulus)
 
 
@@ -322,15 +335,18 @@ def error_summary(estimate: ArrayLike, reference: ArrayLike) -> dict[str, float]
     dict
         ``{"mse": ..., "rmse": ..., "max_abs": ...}``.
     """
-    a = np.asarray(estimate, dtype=np.float64)
-    b = np.asarray(reference, dtype=np.float64)
+    a = real_array(estimate, "estimate")
+    b = real_array(reference, "reference")
     if a.shape != b.shape or a.size == 0:
         raise ValueError(
             f"estimate and reference must have one non-empty shape, got {a.shape} and {b.shape}"
         )
-    difference = a - b
-    mse = float(np.mean(difference**2))
-    return {"mse": mse, "rmse": float(np.sqrt(mse)), "max_abs": float(np.abs(difference).max())}
+    with np.errstate(over="ignore"):
+        difference = a - b
+        mse = float(np.mean(difference**2))
+    if not math.isfinite(mse):
+        raise ValueError("estimate and reference are too large: their squared error overflows")
+    return {"mse": mse, "rmse": math.sqrt(mse), "max_abs": float(np.abs(difference).max())}
 
 
 def continuous_time_eigenvalues(eigenvalues: ArrayLike, dt: float) -> np.ndarray:
@@ -350,9 +366,8 @@ def continuous_time_eigenvalues(eigenvalues: ArrayLike, dt: float) -> np.ndarray
     -------
     ndarray of complex128, same shape
     """
-    values = np.asarray(eigenvalues, dtype=np.complex128)
-    if not (np.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be finite and > 0, got {dt!r}")
+    values = complex_array(eigenvalues, "eigenvalues")
+    dt = finite_positive(dt, "dt")
     if (values == 0).any():
         raise ValueError("eigenvalues must be non-zero to take their logarithm")
     return np.log(values) / dt
@@ -374,7 +389,7 @@ def leading_complex(eigenvalues: ArrayLike, *, tol: float = 1e-9) -> np.ndarray:
     ndarray of complex128, shape (N,)
         NaN for a point whose multipliers are all real.
     """
-    values = np.asarray(eigenvalues, dtype=np.complex128)
+    values = complex_array(eigenvalues, "eigenvalues")
     if values.ndim != 2:
         raise ValueError(f"eigenvalues must have shape (N, d), got {values.shape}")
     rotating = np.abs(values.imag) > tol
@@ -400,8 +415,7 @@ def rotation_rates(eigenvalues: ArrayLike, dt: float) -> tuple[np.ndarray, np.nd
     modulus : ndarray, shape (N,)
         ``|lambda|``.
     """
-    if not (np.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be finite and > 0, got {dt!r}")
+    dt = finite_positive(dt, "dt")
     lead = leading_complex(eigenvalues)
     return np.abs(np.angle(lead)) / dt, np.abs(lead)
 
@@ -424,7 +438,24 @@ def euler_map_rates(model: FHN, currents: ArrayLike, dt: float) -> np.ndarray:
     -------
     ndarray of complex128, shape (K, 2)
     """
-    return continuous_time_eigenvalues(1 + dt * model.eigenvalues(currents), dt)
+    if not isinstance(model, FHN):
+        raise ValueError(f"model must be an fhnrnn.fhn.FHN, got {type(model).__name__}")
+    dt = finite_positive(dt, "dt")
+    try:
+        eigenvalues = model.eigenvalues(real_array(currents, "currents"))
+    except ValueError as error:  # the model names them I
+        raise ValueError(f"currents: {error}") from error
+    return continuous_time_eigenvalues(1 + dt * eigenvalues, dt)
+
+
+def _points(points: ArrayLike, d: int) -> np.ndarray:
+    """Extra points of :func:`pca_projection` as a finite float64 array of shape (K, d)."""
+    values = real_array(points, "points")
+    if values.ndim != 2 or values.shape[1] != d or values.shape[0] < 1:
+        raise ValueError(
+            f"points must have shape (K, {d}) with K >= 1 like the states, got {values.shape}"
+        )
+    return values
 
 
 def pca_projection(
@@ -448,14 +479,29 @@ def pca_projection(
     explained : ndarray, shape (n_components,)
         Fraction of the trajectories' variance explained by each component.
     """
-    states = np.asarray(trajectories, dtype=np.float64)
-    if states.ndim != 3:
-        raise ValueError(f"trajectories must have shape (B, T, d), got {states.shape}")
+    states = real_array(trajectories, "trajectories")
+    if states.ndim != 3 or states.size == 0:
+        raise ValueError(f"trajectories must have a non-empty shape (B, T, d), got {states.shape}")
+    n_components = positive_int(n_components, "n_components")
+    if n_components > min(states.shape[0] * states.shape[1], states.shape[2]):
+        raise ValueError(
+            f"n_components must be at most min(B * T, d) for trajectories of shape "
+            f"{states.shape}, got {n_components}"
+        )
     flat = states.reshape(-1, states.shape[-1])
-    pca = PCA(n_components=n_components, svd_solver="full").fit(flat)
-    projected = pca.transform(flat).reshape(*states.shape[:2], n_components)
-    extra = None if points is None else pca.transform(np.asarray(points, dtype=np.float64))
-    return projected, extra, pca.explained_variance_ratio_
+    if not np.ptp(flat, axis=0).any():
+        raise ValueError("trajectories must vary: all their states are equal (no variance)")
+    extra = None if points is None else _points(points, states.shape[-1])
+    with np.errstate(over="ignore", invalid="ignore"):  # checked below
+        pca = PCA(n_components=n_components, svd_solver="full").fit(flat)
+        projected = pca.transform(flat).reshape(*states.shape[:2], n_components)
+        extra = None if extra is None else pca.transform(extra)
+    explained = pca.explained_variance_ratio_
+    for name, result in (("trajectories", projected), ("trajectories", explained),
+                         ("points", extra)):
+        if result is not None and not np.isfinite(result).all():
+            raise ValueError(f"{name} too large in magnitude: the projection overflows float64")
+    return projected, extra, explained
 
 
 def fixed_point_branch(
@@ -541,7 +587,7 @@ def fixed_point_labels(eigenvalues: ArrayLike, *, tol: float = 1e-9) -> np.ndarr
     ndarray of str, shape (K,)
         ``"stable node"``, ``"stable focus"``, ``"unstable node"`` or ``"unstable focus"``.
     """
-    values = np.asarray(eigenvalues, dtype=np.complex128)
+    values = complex_array(eigenvalues, "eigenvalues")
     if values.ndim != 2 or values.shape[1] < 1:
         raise ValueError(f"eigenvalues must have shape (K, d), got {values.shape}")
     stability = np.where(np.abs(values).max(axis=1) < 1.0, "stable", "unstable")
@@ -570,8 +616,8 @@ def stability_changes(inputs: ArrayLike, eigenvalues: ArrayLike) -> tuple[np.nda
     complex_pair : ndarray of bool, shape (C,)
         Whether the leading eigenvalue is complex on both sides of each crossing.
     """
-    currents = np.asarray(inputs, dtype=np.float64)
-    values = np.asarray(eigenvalues, dtype=np.complex128)
+    currents = real_array(inputs, "inputs")
+    values = complex_array(eigenvalues, "eigenvalues")
     if currents.ndim != 1 or values.ndim != 2 or len(values) != len(currents):
         raise ValueError(
             f"inputs (K,) and eigenvalues (K, d) must match, got {currents.shape} and "
@@ -615,12 +661,13 @@ def oscillation_period(
     low, high : float
         Smallest and largest value after the transient.
     """
-    values = np.asarray(signal, dtype=np.float64)
+    values = real_array(signal, "signal")
     if values.ndim != 1 or not np.isfinite(values).all():
         raise ValueError(f"signal must be a finite 1-D array, got shape {values.shape}")
-    if not (np.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be finite and > 0, got {dt!r}")
+    dt = finite_positive(dt, "dt")
     discard = non_negative_int(discard, "discard")
+    if values.size < 2:
+        raise ValueError(f"signal must hold at least two samples, got shape {values.shape}")
     if discard >= values.size - 1:
         raise ValueError(f"discard must be an integer in [0, T - 2], got {discard!r}")
     values = values[discard:]

@@ -41,6 +41,7 @@ from typing import Any
 import torch
 
 from fhnrnn._paths import project_root
+from fhnrnn._schema import Field, Schema
 from fhnrnn._store import (
     EntryError,
     load_state,
@@ -74,6 +75,38 @@ REFRESH_ENV = "FHNRNN_REFRESH_ARTIFACTS"
 # Part of every recipe key: raise it when the meaning of a recipe's settings changes.
 ARTIFACT_FORMAT = 1
 _STATE_PREFIX = "state."
+
+
+# What every shipped manifest holds: the entry, and what its bits depend on besides its inputs.
+ENTRY_SCHEMA: dict[str, Field] = {
+    "format": Field("int", allowed=(ARTIFACT_FORMAT,)),
+    "name": Field("str"),
+    "key": Field("sha256"),
+    "sha256": Field("sha256"),
+    "bytes": Field("count"),
+    "torch": Field("str"),
+    "cpu_capability": Field("str"),
+    "threads": Field("count"),
+    "deterministic_algorithms": Field("bool"),
+    "machine": Field("str"),
+    "processor": Field("str"),
+    "python": Field("str"),
+    "created": Field("str"),
+}
+# ... and what a shipped network's manifest adds (see ship).
+NETWORK_SCHEMA: dict[str, Field] = {
+    **ENTRY_SCHEMA,
+    "fit_key": Field("sha256"),
+    "cell": Field("str"),
+    "cell_version": Field("int"),
+    "config": Field("object"),
+    "recipe": Field("object"),
+    "seed": Field("count"),
+    "updates": Field("count"),
+    "train_seconds": Field("seconds"),
+    "converged": Field("bool"),
+    "errors": Field("object", items=Field("number", nullable=True)),
+}
 
 
 class ArtifactWarning(UserWarning):
@@ -163,6 +196,7 @@ def _load(name: str, model: RNNCell, key: str) -> FitResult | None:
         folder, name, {"key": key, "format": ARTIFACT_FORMAT},
         f"{folder / name}.json was trained by another version of its recipe (its key "
         f"differs); the shipped file is kept",
+        NETWORK_SCHEMA,
     )
     if entry is None:
         warnings.warn(
@@ -279,12 +313,16 @@ def ship(
     return write_entry(artifacts_dir(), name, tensors, manifest)
 
 
-def load_results(name: str, key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+def load_results(
+    name: str, key: str, fields: Schema
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
     """Shipped arrays ``name`` (e.g. a fixed-point set) when their manifest carries ``key``.
 
-    Returns ``(tensors, manifest)``, or None (with an :class:`ArtifactWarning` saying why)
-    when they are missing, made from other inputs, or fail their checksum; None without a
-    warning under ``FHNRNN_RETRAIN=1``.
+    ``fields`` is the schema of the fields the results add to ``ENTRY_SCHEMA`` (those
+    :func:`ship_results` was given). Returns ``(tensors, manifest)``, or None (with an
+    :class:`ArtifactWarning` saying why) when they are missing, made from other inputs, fail
+    their checksum, or their manifest does not fit the schema; None without a warning under
+    ``FHNRNN_RETRAIN=1``.
     """
     if retraining():
         return None
@@ -293,6 +331,7 @@ def load_results(name: str, key: str) -> tuple[dict[str, torch.Tensor], dict[str
         entry = read_entry(
             folder, name, {"key": key, "format": ARTIFACT_FORMAT},
             f"{folder / name}.json was computed from other inputs (its key differs)",
+            {**ENTRY_SCHEMA, **fields},
         )
         if entry is None:
             raise EntryError(f"no shipped results {name!r} in {folder}")

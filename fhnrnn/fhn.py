@@ -25,9 +25,11 @@ Everything that takes ``I`` is vectorised over arrays of currents, except
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -64,6 +66,42 @@ def _state_array(state: ArrayLike, name: str) -> FloatArray:
     if array.ndim == 0 or array.shape[-1] != 2:
         raise ValueError(f"{name} must have shape (..., 2) holding (v, w), got {array.shape}")
     return array
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _no_overflow(*names: str) -> Callable[[_Method], _Method]:
+    """Make a method refuse, by a ValueError naming ``names``, a result that overflowed.
+
+    Finite arguments of huge magnitude (``|v|`` beyond about 1e102, say) overflow float64 in
+    ``v**3``; the method then raises instead of returning infinities or NaN.
+    """
+
+    def wrap(method: _Method) -> _Method:
+        @functools.wraps(method)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            with np.errstate(over="ignore", invalid="ignore"):
+                result = method(*args, **kwargs)
+            arrays = [np.asarray(part) for part in (result if isinstance(result, tuple) else
+                                                    (result,))]
+            if not all(np.isfinite(a).all() for a in arrays if a.dtype.kind in "fc"):
+                raise ValueError(
+                    f"{' or '.join(names)} too large in magnitude: the result overflows float64"
+                )
+            return result
+
+        return checked  # type: ignore[return-value]
+
+    return wrap
+
+
+def _depressed_cubic_root(h: FloatArray, r: float) -> FloatArray:
+    """The real root of ``v**3 + 3 r v + 2 h = 0`` for ``r >= 0``, without cancellation."""
+    s = np.hypot(h, r**1.5)
+    u = np.cbrt(-np.copysign(np.abs(h) + s, h))
+    safe_u = np.where(u == 0.0, 1.0, u)  # u = 0 only for h = r = 0, whose root is 0
+    return np.where(u == 0.0, 0.0, -2.0 * h / (safe_u**2 + r + r**2 / safe_u**2))
 
 
 @dataclass(frozen=True)
@@ -136,6 +174,7 @@ class FHN:
 
     # ------------------------------------------------------------------ dynamics
 
+    @_no_overflow("state", "I")
     def rhs(self, state: ArrayLike, I: ArrayLike) -> FloatArray:
         """Time derivative ``(dv/dt, dw/dt)``.
 
@@ -161,6 +200,7 @@ class FHN:
         dw = (v + self.a - self.b * w) / self.tau
         return np.stack(np.broadcast_arrays(dv, dw), axis=-1)
 
+    @_no_overflow("v", "I")
     def nullclines(self, v: ArrayLike, I: ArrayLike) -> tuple[FloatArray, FloatArray]:
         """The two nullclines as ``w`` over ``v``.
 
@@ -228,8 +268,9 @@ class FHN:
         ------
         ValueError
             For non-finite ``I`` or ``state0``, a ``state0`` of the wrong shape, a
-            non-positive ``t_max``, ``dt``, ``rtol`` or ``atol``, ``t_max < dt``, or an
-            unknown ``method``.
+            non-positive ``t_max``, ``dt``, ``rtol`` or ``atol``, ``t_max < dt``, an
+            unknown ``method``, or a run that diverges (forward Euler is unstable for large
+            currents or steps) or overflows float64.
         """
         current = real_array(I, "I")
         t_max = _positive_scalar(t_max, "t_max")
@@ -249,9 +290,20 @@ class FHN:
         if n_steps < 1:
             raise ValueError(f"t_max must be at least dt = {dt}, got {t_max}")
         times = dt * np.arange(n_steps + 1)
-        if method == "euler":
-            return times, self._euler(current, start, dt, n_steps)
-        return times, self._rk45(current, start, times, rtol, atol)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below
+            if method == "euler":
+                states = self._euler(current, start, dt, n_steps)
+            else:
+                states = self._rk45(current, start, times, rtol, atol)
+        diverged = ~np.isfinite(states).all(axis=(-2, -1))
+        if diverged.any():
+            what = "forward Euler step is unstable" if method == "euler" else "RK45 run overflows"
+            raise ValueError(
+                f"the {what} for I = {np.broadcast_to(current, diverged.shape)[diverged].tolist()} "
+                f"with dt = {dt}: the state becomes NaN or inf (state0 {state0.tolist()}); use a "
+                "smaller dt, or currents and a start closer to the model's range"
+            )
+        return times, states
 
     def _euler(self, current: FloatArray, start: FloatArray, dt: float, n_steps: int) -> FloatArray:
         states = np.empty((*current.shape, n_steps + 1, 2))
@@ -293,15 +345,21 @@ class FHN:
 
     # ------------------------------------------------------------------ fixed point
 
+    @_no_overflow("I")
     def fixed_point(self, I: ArrayLike) -> tuple[FloatArray, FloatArray]:
         """The unique fixed point ``(v*, w*)``, in closed form.
 
-        With ``w* = (v* + a) / b``, ``v*`` is the real root of the depressed cubic
-        ``v**3 + 3 r v + 2 h = 0`` with ``r = 1/b - 1 >= 0`` and ``h = 1.5 (a/b - I)``.
-        Cardano's formula gives ``v* = u - r / u`` with ``u = cbrt(-h - sign(h) s)`` and
-        ``s = sqrt(h**2 + r**3)``; taking the cube root of the larger-magnitude term avoids
-        cancellation, and ``np.cbrt`` keeps it real for every real ``I``. Forward Euler with
-        any step has the same fixed points, since ``x + dt f(x) = x`` exactly when ``f(x) = 0``.
+        ``v*`` is the real root of the depressed cubic ``v**3 + 3 r v + 2 h = 0`` with
+        ``r = (1 - b) / b >= 0`` and ``h = 1.5 (a - b I) / b``. Cardano's formula writes it as
+        ``v* = u - r / u`` with ``u = cbrt(-h - sign(h) s)`` and ``s = sqrt(h**2 + r**3)``;
+        the equal form ``v* = -2 h / (u**2 + r + r**2 / u**2)`` (from ``u**3 + (-r/u)**3 =
+        -2 h``) adds positive terms only, so nothing cancels, and ``np.cbrt`` keeps it real for
+        every real ``I``. For ``b <= 1/2`` the cubic is first rescaled by ``sqrt(r)``, so that
+        a tiny ``b`` neither overflows ``r**3`` nor divides by ``b``. Of the two equal forms
+        of ``w*``, ``(v* + a) / b`` (the ``w``-nullcline) and ``v* - v***3 / 3 + I`` (the
+        ``v``-nullcline), the one whose terms are smaller is used: for small ``b`` the first
+        subtracts nearly equal numbers. Forward Euler with any step has the same fixed points,
+        since ``x + dt f(x) = x`` exactly when ``f(x) = 0``.
 
         Parameters
         ----------
@@ -313,17 +371,33 @@ class FHN:
         v_star, w_star : ndarray, shape (...)
             The fixed point for each current (numpy scalars for a scalar ``I``).
         """
-        v_star = self._v_star(real_array(I, "I"))
-        return v_star[()], ((v_star + self.a) / self.b)[()]
+        current = real_array(I, "I")
+        v_star = self._v_star(current)
+        return v_star[()], self._w_star(v_star, current)[()]
 
     def _v_star(self, current: FloatArray) -> FloatArray:
-        r = 1.0 / self.b - 1.0
-        h = 1.5 * (self.a / self.b - current)
-        s = np.hypot(h, r**1.5)
-        u = np.cbrt(-np.copysign(np.abs(h) + s, h))
-        safe_u = np.where(u == 0.0, 1.0, u)
-        return np.where(u == 0.0, 0.0, u - r / safe_u)
+        rest = 1.0 - self.b
+        offset = self.a - self.b * current  # the cubic times b: b v^3/3 + rest v + offset = 0
+        with np.errstate(over="ignore", invalid="ignore"):
+            if rest >= self.b:  # r >= 1: v = sqrt(r) t with t^3 + 3 t + 2 g = 0
+                g = 1.5 * offset * math.sqrt(self.b) / rest**1.5
+                v_star = math.sqrt(rest) / math.sqrt(self.b) * _depressed_cubic_root(g, 1.0)
+            else:
+                v_star = _depressed_cubic_root(1.5 * offset / self.b, rest / self.b)
+        if not np.isfinite(v_star).all():
+            raise ValueError("I too large in magnitude: the fixed point overflows float64")
+        return v_star
 
+    def _w_star(self, v_star: FloatArray, current: FloatArray) -> FloatArray:
+        # Either form may overflow where the other is chosen (huge |I|, or a tiny b).
+        with np.errstate(over="ignore", invalid="ignore"):
+            on_w_nullcline = (v_star + self.a) / self.b
+            on_v_nullcline = v_star - v_star**3 / 3.0 + current
+            w_terms = (np.abs(v_star) + abs(self.a)) / self.b
+            v_terms = np.abs(v_star) + np.abs(v_star) ** 3 + np.abs(current)
+        return np.where(w_terms <= v_terms, on_w_nullcline, on_v_nullcline)
+
+    @_no_overflow("v_star")
     def current_at(self, v_star: ArrayLike) -> FloatArray:
         """The current whose fixed point has voltage ``v_star`` (inverse of ``v*(I)``).
 
@@ -350,6 +424,7 @@ class FHN:
         det = (1.0 - self.b + self.b * v_squared) / self.tau
         return trace, det
 
+    @_no_overflow("I")
     def jacobian(self, I: ArrayLike) -> FloatArray:
         """Jacobian of the vector field at the fixed point.
 
@@ -370,6 +445,7 @@ class FHN:
         jac[..., 1, 1] = -self.b / self.tau
         return jac
 
+    @_no_overflow("I")
     def eigenvalues(self, I: ArrayLike) -> NDArray[np.complex128]:
         """Eigenvalues of :meth:`jacobian`, ``trace/2 ± sqrt(trace²/4 - det)``.
 
@@ -405,7 +481,8 @@ class FHN:
         """
         trace, det = self._trace_det(real_array(I, "I"))
         stability = np.where(trace < 0, "stable", "unstable")
-        kind = np.where(trace**2 - 4.0 * det >= 0, "node", "focus")
+        with np.errstate(over="ignore"):  # an infinite trace² still says "node"
+            kind = np.where(trace**2 - 4.0 * det >= 0, "node", "focus")
         labels = np.char.add(np.char.add(stability, " "), kind)
         labels = np.where(trace == 0, "center", labels).astype("<U14")
         return str(labels) if labels.ndim == 0 else labels
@@ -455,6 +532,7 @@ class FHN:
 
     # ------------------------------------------------------------------ Euler map
 
+    @_no_overflow("I", "dt")
     def euler_jacobian(self, I: ArrayLike, dt: float = 0.3) -> FloatArray:
         """Jacobian of the forward-Euler map ``x -> x + dt f(x)`` at the fixed point.
 

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from fhnrnn._validation import finite_positive, non_negative_int, positive_int
+from fhnrnn._validation import finite_positive, non_negative_int, positive_int, real_tensor
 from fhnrnn.fixedpoints.relu import ReLUStack
 from fhnrnn.fixedpoints.torch_cells import (
     check_single_layer,
@@ -233,6 +233,9 @@ class RNNCell(nn.Module, abc.ABC):
         self._check_tensor(x0, "x0", "(B, d)", self.state_size, 2)
         if x0.shape[0] != u.shape[0]:
             raise ValueError(f"x0 must have the batch size of u ({u.shape[0]}), got {x0.shape[0]}")
+        for name, value in (("u", u), ("x0", x0)):
+            if not bool(torch.isfinite(value).all()):
+                raise ValueError(f"{name} must be finite (it holds NaN or infinity)")
         x = x0
         states = []
         for t in range(u.shape[1]):
@@ -719,7 +722,7 @@ def _input_and_output_layers(model: RNNCell) -> tuple[Tensor, Tensor | None, nn.
 def _affine_pair(mean: Any, std: Any, size: int, name: str) -> tuple[Tensor, Tensor]:
     values = []
     for value, label in ((mean, f"{name}_mean"), (std, f"{name}_std")):
-        tensor = torch.as_tensor(value, dtype=torch.float64).reshape(-1)
+        tensor = real_tensor(value, label, torch.float64, torch.device("cpu")).reshape(-1)
         if tensor.numel() == 1:
             tensor = tensor.expand(size)
         if tensor.shape != (size,) or not torch.isfinite(tensor).all():

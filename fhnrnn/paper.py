@@ -20,6 +20,7 @@ import json
 import math
 import numbers
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -60,15 +61,28 @@ def _format(value: object, fmt: str) -> str:
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"value must be a real number or a string, got {type(value).__name__}")
-    if not math.isfinite(float(value)):
+    if not isinstance(value, numbers.Integral) and not math.isfinite(_as_float(value)):
         raise ValueError(f"value must be finite, got {value!r}")
     try:
         return format(value, fmt)
+    except OverflowError as error:
+        raise ValueError(
+            f"value is too large for fmt {fmt!r}, which formats it as a float (at most "
+            f"{sys.float_info.max:.3g})"
+        ) from error
     except (TypeError, ValueError) as error:
         raise ValueError(
             f"fmt must be a format specification for {value!r} (such as '.3g' or 'd'), "
             f"got {fmt!r}: {error}"
         ) from error
+
+
+def _as_float(value: numbers.Real) -> float:
+    """``float(value)``; a ValueError when it is beyond the float range (a huge Fraction)."""
+    try:
+        return float(value)
+    except OverflowError as error:
+        raise ValueError(f"value {value} is beyond the range of a float") from error
 
 
 def _latex_escape(text: str) -> str:
@@ -167,17 +181,23 @@ def record(name: str, value: float | int | str, fmt: str = ".3g", *, source: str
     ------
     ValueError
         If ``name`` is not letters only, ``value`` is not finite, ``fmt`` does not format
-        ``value``, ``source`` is not a string, or the existing ``numbers.json`` is corrupt.
+        ``value`` (e.g. an integer beyond the float range with a float format), ``source`` is
+        not a string, or the existing ``numbers.json`` is corrupt; a message about ``value``
+        or ``fmt`` names the record.
     """
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(f"name must be letters only (a LaTeX macro name), got {name!r}")
     if not isinstance(source, str):
         raise ValueError(f"source must be a string, got {source!r}")
     value = _as_scalar(value)
-    text = _format(value, fmt)
-    raw = value if isinstance(value, str) else float(value)
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        raw = int(value)
+    try:
+        text = _format(value, fmt)
+    except ValueError as error:
+        raise ValueError(f"{error} (record {name!r})") from error
+    if isinstance(value, str | numbers.Integral):
+        raw = value if isinstance(value, str) else int(value)
+    else:
+        raw = float(value)  # finite: _format checked it
     merge_numbers({name: {"value": raw, "text": text, "source": source}})
     return text
 

@@ -6,6 +6,8 @@ target, and shows a progress bar. A sequence-length curriculum (warm-up stages o
 time steps of every sequence) is available for long sequences. Instead of Adam, full-batch
 L-BFGS (``optimizer="lbfgs"``) can be used, and a penalty on the spread of the hidden states
 around their time average (``variance_penalty``) can be added to the objective.
+Its settings are one validated :class:`~fhnrnn.fit_options.FitOptions` (a recipe is such a
+value; its fields may also be given as keywords).
 
 Trained weights are cached under :func:`fhnrnn._paths.cache_dir` in ``fit/<key>.safetensors``
 (the ``state_dict`` and the loss history) and ``fit/<key>.json`` (metadata: the configuration,
@@ -14,7 +16,8 @@ of the full configuration: the model's class, its ``VERSION`` (bumped whenever t
 computation changes) and constructor settings, its initial parameters and buffers (bytes), the
 inputs, targets, initial states and mask (bytes, dtypes, shapes), and every optimisation
 setting, the thread count included. A rerun with the same configuration loads the weights
-instead of training; any change retrains; an unreadable, corrupt or mismatched cache entry is
+instead of training; any change retrains (the settings enter the key as
+:meth:`FitOptions.description` gives them); an unreadable, corrupt or mismatched cache entry is
 reported with a warning and retrained.
 
 Training runs with a pinned number of torch threads (``threads``, 1 by default: reductions
@@ -47,12 +50,15 @@ from torch import Tensor
 
 from fhnrnn._paths import cache_dir
 from fhnrnn._progress import progress_bar
+from fhnrnn._schema import Field
 from fhnrnn._store import EntryError, load_state, pop_history, read_entry, write_entry
 from fhnrnn._validation import finite_positive, non_negative_int, positive_int, real_tensor
+from fhnrnn.fit_options import LBFGS_HISTORY, LBFGS_ITERATIONS, FitOptions
 from fhnrnn.models import RNNCell
 
 __all__ = [
     "DETERMINISTIC_ALGORITHMS",
+    "FitOptions",
     "FitResult",
     "evaluate",
     "fit",
@@ -63,12 +69,7 @@ __all__ = [
 CACHE_FORMAT = 2
 # Training runs under torch.use_deterministic_algorithms(DETERMINISTIC_ALGORITHMS).
 DETERMINISTIC_ALGORITHMS = True
-LR_SCHEDULES = ("constant", "cosine")
-SAMPLINGS = ("shuffle", "sample")
-OPTIMIZERS = ("adam", "lbfgs")
 COSINE_FLOOR = 0.01
-# L-BFGS: iterations per epoch (one call of LBFGS.step) and curvature pairs kept.
-LBFGS_ITERATIONS, LBFGS_HISTORY = 10, 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,29 +193,6 @@ def _check_mask(
     return mask.expand(batch, steps, outputs).contiguous()
 
 
-def _unpack_pair(value: Any, name: str, parts: str) -> tuple[Any, Any]:
-    """The two items of ``value``; ``parts`` names them in the error message."""
-    try:
-        first, second = value
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be a pair {parts}, got {value!r}") from error
-    return first, second
-
-
-def _check_curriculum(curriculum: Sequence[tuple[int, int]] | None, steps: int) -> list[list[int]]:
-    if curriculum is None:
-        return []
-    stages = []
-    for index, stage in enumerate(curriculum):
-        n_steps, n_epochs = _unpack_pair(stage, f"curriculum[{index}]", "(n_steps, n_epochs)")
-        n_epochs = positive_int(n_epochs, f"curriculum[{index}] epochs")
-        n_steps = positive_int(n_steps, f"curriculum[{index}] n_steps")
-        if n_steps > steps:
-            raise ValueError(f"curriculum[{index}] n_steps must be <= T = {steps}, got {n_steps}")
-        stages.append([n_steps, n_epochs])
-    return stages
-
-
 def _check_mask_covers(weights: Tensor | None, n_steps: int) -> None:
     """Every sequence needs a positive weight within its first ``n_steps`` steps."""
     if weights is not None and not (weights[:, :n_steps].sum(dim=(1, 2)) > 0).all():
@@ -222,6 +200,16 @@ def _check_mask_covers(weights: Tensor | None, n_steps: int) -> None:
             f"mask must give every sequence a positive weight within its first {n_steps} "
             "time steps (drop sequences that are masked out entirely)"
         )
+
+
+def _check_mask_covers_stages(
+    weights: Tensor | None, stages: list[tuple[int, int]], options: FitOptions
+) -> None:
+    """Every stage's prefix (and the ramp's first length) gives each sequence a weight."""
+    for n_steps, _ in stages:
+        _check_mask_covers(weights, n_steps)
+    if options.length_ramp is not None:
+        _check_mask_covers(weights, options.length_ramp[0])
 
 
 def _squared_error(
@@ -291,6 +279,19 @@ def _configuration_key(model: RNNCell, data: _Data, settings: dict[str, Any]) ->
     return digest.hexdigest()
 
 
+# The metadata _store writes next to cached weights (read_entry adds sha256 and bytes).
+_CACHE_SCHEMA = {
+    "format": Field("int"),
+    "key": Field("sha256"),
+    "model": Field("str"),
+    "config": Field("object"),
+    "settings": Field("object"),
+    "seconds": Field("seconds"),
+    "sha256": Field("sha256"),
+    "bytes": Field("count"),
+}
+
+
 def _cache_folder() -> Path:
     return cache_dir() / "fit"
 
@@ -300,12 +301,10 @@ def _load_cached(model: RNNCell, key: str) -> dict[str, Any] | None:
     source = _cache_folder() / f"{key}.safetensors"
     try:
         entry = read_entry(_cache_folder(), key, {"key": key, "format": CACHE_FORMAT},
-                           "the metadata belongs to another configuration")
+                           "the metadata belongs to another configuration", _CACHE_SCHEMA)
         if entry is None:
             return None
         tensors, meta = entry
-        if not isinstance(meta.get("seconds"), (int, float)):
-            raise EntryError("the metadata has no training time")
         history = pop_history(tensors, source)
         load_state(model, tensors, source)
         return {**meta, "history": history}
@@ -374,11 +373,13 @@ def _cached_fit(
     )
 
 
-def _learning_rate(settings: dict[str, Any], epoch: int, total: int) -> float:
-    lr = settings["lr"]
-    if settings["lr_schedule"] == "constant" or total == 1:
+def _learning_rate(
+    lr: float, lr_end: float | None, schedule: str, epoch: int, total: int
+) -> float:
+    """Rate of ``epoch`` of ``total``: ``lr``, or a half cosine from ``lr`` to ``lr_end``."""
+    if schedule == "constant" or total == 1:
         return lr
-    end = settings.get("lr_end", lr * COSINE_FLOOR)
+    end = lr * COSINE_FLOOR if lr_end is None else lr_end
     progress = epoch / (total - 1)
     return end + (lr - end) * 0.5 * (1 + math.cos(math.pi * progress))
 
@@ -394,7 +395,9 @@ def _batches(
     return list(order.split(batch_size))
 
 
-def _ramp_length(ramp: list[float] | None, n_steps: int, epoch: int, n_epochs: int) -> int:
+def _ramp_length(
+    ramp: tuple[int, float] | None, n_steps: int, epoch: int, n_epochs: int
+) -> int:
     """Sequence length of ``epoch`` under a linear ramp ``(start_steps, ramp_fraction)``."""
     if ramp is None:
         return n_steps
@@ -533,88 +536,105 @@ def _lbfgs_epoch(
     return losses[0]
 
 
-def _new_optimizer(model: RNNCell, settings: dict[str, Any]) -> torch.optim.Optimizer:
-    if settings["optimizer"] == "LBFGS":
+def _new_optimizer(model: RNNCell, options: FitOptions) -> torch.optim.Optimizer:
+    if options.optimizer == "lbfgs":
         return torch.optim.LBFGS(
             model.parameters(),
-            lr=settings["lr"],
-            max_iter=settings["lbfgs_iterations"],
-            history_size=settings["lbfgs_history"],
+            lr=options.lr,
+            max_iter=LBFGS_ITERATIONS,
+            history_size=LBFGS_HISTORY,
             line_search_fn="strong_wolfe",
         )
-    return torch.optim.Adam(model.parameters(), lr=settings["lr"])
+    return torch.optim.Adam(model.parameters(), lr=options.lr)
+
+
+class _Trainer:
+    """One training run's optimiser, divergence guard and minibatch draws."""
+
+    def __init__(self, model: RNNCell, data: _Data, options: FitOptions) -> None:
+        self.model, self.data, self.options = model, data, options
+        self.optimizer = _new_optimizer(model, options)
+        self.guard = None if options.guard is None else _Guard(options.guard)
+        self.generator = torch.Generator().manual_seed(options.seed)
+
+    def new_stage(self) -> None:
+        """A curriculum stage begins: L-BFGS starts afresh (curvature of the new length)."""
+        if self.options.optimizer == "lbfgs":
+            self.optimizer = _new_optimizer(self.model, self.options)
+
+    def epoch(self, length: int, index: int, total: int) -> float:
+        """Train epoch ``index`` of ``total`` on the first ``length`` steps; its loss."""
+        penalty = self.options.variance_penalty
+        if self.options.optimizer == "lbfgs":
+            return _lbfgs_epoch(self.model, self.optimizer, self.data, length, penalty)
+        options, guard = self.options, self.guard
+        rate = _learning_rate(options.lr, options.lr_end, options.lr_schedule, index, total)
+        for group in self.optimizer.param_groups:
+            group["lr"] = (1.0 if guard is None else guard.lr_scale) * rate
+        batches = _batches(
+            self.data.inputs.shape[0], options.batch_size, options.sampling, self.generator
+        )
+        if guard is not None:
+            guard.before_epoch(self.model, self.optimizer)
+        loss = _train_epoch(
+            self.model, self.optimizer, self.data, length, batches, options.clip,
+            guard is not None, penalty,
+        )
+        if guard is not None:
+            guard.after_epoch(self.model, self.optimizer, length, loss)
+        return loss
+
+    def finish(self) -> None:
+        if self.guard is not None:
+            self.guard.finish(self.model)
 
 
 def _train(
     model: RNNCell,
     data: _Data,
-    stages: list[list[int]],
-    settings: dict[str, Any],
+    stages: list[tuple[int, int]],
+    options: FitOptions,
     progress: bool,
 ) -> list[float]:
-    lbfgs = settings["optimizer"] == "LBFGS"
-    penalty = settings.get("variance_penalty", 0.0)
-    optimizer = _new_optimizer(model, settings)
-    generator = torch.Generator().manual_seed(settings["seed"])
+    trainer = _Trainer(model, data, options)
     total = sum(n_epochs for _, n_epochs in stages)
     history: list[float] = []
-    guard = _Guard(settings["guard"]) if "guard" in settings else None
-    sampling = settings.get("sampling", "shuffle")
     model.train()
     with progress_bar(
         total=total, disable=not progress, desc=type(model).__name__, unit="epoch"
     ) as bar:
         for stage, (n_steps, n_epochs) in enumerate(stages):
-            ramp = settings.get("length_ramp") if stage == len(stages) - 1 else None
-            if lbfgs and stage > 0:
-                optimizer = _new_optimizer(model, settings)  # curvature of the new length
+            ramp = options.length_ramp if stage == len(stages) - 1 else None
+            if stage > 0:
+                trainer.new_stage()
             for epoch in range(n_epochs):
                 length = _ramp_length(ramp, n_steps, epoch, n_epochs)
-                if lbfgs:
-                    loss = _lbfgs_epoch(model, optimizer, data, length, penalty)
-                else:
-                    scale = 1.0 if guard is None else guard.lr_scale
-                    for group in optimizer.param_groups:
-                        group["lr"] = scale * _learning_rate(settings, len(history), total)
-                    batches = _batches(
-                        data.inputs.shape[0], settings["batch_size"], sampling, generator
-                    )
-                    if guard is not None:
-                        guard.before_epoch(model, optimizer)
-                    loss = _train_epoch(
-                        model,
-                        optimizer,
-                        data,
-                        length,
-                        batches,
-                        settings["clip"],
-                        guard is not None,
-                        penalty,
-                    )
-                    if guard is not None:
-                        guard.after_epoch(model, optimizer, length, loss)
+                loss = trainer.epoch(length, len(history), total)
                 history.append(loss)
                 bar.update()
                 bar.set_postfix(loss=f"{loss:.3e}", T=length, refresh=False)
-                if loss <= settings["target_loss"] and length == n_steps:
+                if loss <= options.target_loss and length == n_steps:
                     break
-    if guard is not None:
-        guard.finish(model)
+    trainer.finish()
     return history
 
 
 @contextlib.contextmanager
 def _pinned_threads(threads: int) -> Iterator[None]:
-    """Run with ``threads`` torch threads and deterministic algorithms; restore both after."""
+    """Run with ``threads`` torch threads and deterministic algorithms; restore both after.
+
+    The caller's deterministic mode is restored with its ``warn_only`` flag.
+    """
     previous_threads = torch.get_num_threads()
     previous_mode = torch.are_deterministic_algorithms_enabled()
+    previous_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(DETERMINISTIC_ALGORITHMS)
     try:
         yield
     finally:
         torch.set_num_threads(previous_threads)
-        torch.use_deterministic_algorithms(previous_mode)
+        torch.use_deterministic_algorithms(previous_mode, warn_only=previous_warn_only)
 
 
 @contextlib.contextmanager
@@ -626,98 +646,23 @@ def _seeded_global_rng(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
-def _check_options(
-    sampling: str,
-    batch_size: int | None,
-    lr_schedule: str,
-    lr_end: float | None,
-    length_ramp: tuple[int, float] | None,
-    guard: float | None,
-    steps: int,
-) -> dict[str, Any]:
-    """Validated non-default options of :func:`fit`.
-
-    Only options that differ from their defaults enter the returned dict (and so the cache
-    key), which keeps the keys of configurations that do not use them unchanged.
-    """
-    options: dict[str, Any] = {}
-    if sampling not in SAMPLINGS:
-        raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
-    if sampling == "sample":
-        if batch_size is None:
-            raise ValueError("sampling='sample' needs a batch_size")
-        options["sampling"] = sampling
-    if lr_end is not None:
-        if lr_schedule != "cosine":
-            raise ValueError("lr_end needs lr_schedule='cosine'")
-        options["lr_end"] = finite_positive(lr_end, "lr_end")
-    if length_ramp is not None:
-        start, fraction = _unpack_pair(length_ramp, "length_ramp", "(start_steps, ramp_fraction)")
-        start = positive_int(start, "length_ramp start_steps")
-        if start > steps:
-            raise ValueError(f"length_ramp start_steps must be <= T = {steps}, got {start}")
-        if not 0.0 < finite_positive(fraction, "length_ramp ramp_fraction") <= 1.0:
-            raise ValueError(f"length_ramp ramp_fraction must lie in (0, 1], got {fraction}")
-        options["length_ramp"] = [start, float(fraction)]
-    if guard is not None:
-        if not finite_positive(guard, "guard") > 1.0:
-            raise ValueError(f"guard must be > 1, got {guard!r}")
-        options["guard"] = float(guard)
-    return options
-
-
-def _check_optimizer(
-    optimizer: str, variance_penalty: float, conflicts: dict[str, bool]
-) -> dict[str, Any]:
-    """Validated optimiser choice and state-spread penalty; only non-defaults are returned.
-
-    ``conflicts`` maps the settings that L-BFGS cannot take to whether they were given.
-    """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    options: dict[str, Any] = {}
-    if optimizer == "lbfgs":
-        given = [name for name, used in conflicts.items() if used]
-        if given:
-            raise ValueError(
-                "optimizer='lbfgs' runs full-batch with a constant step length and takes no "
-                f"{', '.join(given)}"
-            )
-        options.update(
-            optimizer="LBFGS", lbfgs_iterations=LBFGS_ITERATIONS, lbfgs_history=LBFGS_HISTORY
-        )
-    penalty = finite_positive(variance_penalty, "variance_penalty", allow_zero=True)
-    if penalty > 0.0:
-        options["variance_penalty"] = penalty
-    return options
-
-
 def fit(
     model: RNNCell,
     inputs: Any,
     targets: Any,
+    options: FitOptions | None = None,
     *,
-    seed: int,
-    max_epochs: int,
-    target_loss: float,
-    lr: float = 1e-3,
-    clip: float | None = 1.0,
     x0: Any = None,
     mask: Any = None,
-    batch_size: int | None = None,
-    lr_schedule: str = "constant",
-    curriculum: Sequence[tuple[int, int]] | None = None,
     cache: bool = True,
     progress: bool = True,
-    sampling: str = "shuffle",
-    lr_end: float | None = None,
-    length_ramp: tuple[int, float] | None = None,
-    guard: float | None = None,
-    optimizer: str = "adam",
-    variance_penalty: float = 0.0,
-    threads: int = 1,
+    **overrides: Any,
 ) -> FitResult:
     """Train ``model`` in place with Adam or L-BFGS on the mean squared error; cached.
+
+    The settings are one :class:`~fhnrnn.fit_options.FitOptions`, given as ``options`` and/or
+    as keywords naming its fields (which override ``options``): ``seed``, ``max_epochs`` and
+    ``target_loss`` are required, the others have defaults.
 
     One epoch is one pass over the B sequences (one Adam step with the default full batch).
     The epoch loss recorded in the history is the loss before each update, averaged over the
@@ -747,6 +692,11 @@ def fit(
     time average, which keeps oscillating orbits small. The history, ``target_loss`` and
     ``converged`` still refer to the (masked) mean squared error alone.
 
+    With a ``guard`` factor (> 1), after an epoch whose loss is not finite or exceeds
+    ``guard`` times the best loss at the current length, the parameters and Adam state of
+    that best epoch are restored and the learning rate is halved for the rest of training;
+    if the very last update leaves non-finite parameters, the best state is restored too.
+
     Training is deterministic for a given seed on a given machine: the only random draws (the
     minibatch order) come from a :class:`torch.Generator` seeded with ``seed``, and the global
     random state is forked, seeded and restored, so it is left untouched.
@@ -760,55 +710,20 @@ def fit(
         Input sequences.
     targets : array-like, shape (B, T, p)
         Target outputs; ``targets[:, t]`` is compared with ``readout(states[:, t])``.
-    seed : int
-        Seed of all random draws during training.
-    max_epochs : int
-        Largest number of epochs of the main phase.
-    target_loss : float
-        Early-stopping threshold on the epoch loss (>= 0).
-    lr : float
-        Adam learning rate (peak rate for ``lr_schedule="cosine"``); for L-BFGS the initial
-        step length of each line search.
-    clip : float or None
-        Largest global gradient norm; None disables clipping.
+    options : FitOptions, optional
+        The settings of the run (see :class:`~fhnrnn.fit_options.FitOptions`).
     x0 : array-like, shape (B, d) or (d,), optional
         Initial hidden states; zeros when omitted. Not trained.
     mask : array-like, shape (B, T) or (B, T, p), optional
         Non-negative weights of the squared errors (e.g. 0 during a transient); every
         sequence needs a positive weight (within every curriculum stage's prefix too).
-    batch_size : int, optional
-        Minibatch size; the full batch when omitted.
-    lr_schedule : {"constant", "cosine"}
-        ``"cosine"`` decays the rate from ``lr`` to ``lr / 100`` along a half cosine over all
-        planned epochs (curriculum included).
-    curriculum : sequence of (int, int), optional
-        Warm-up stages ``(n_steps, n_epochs)``, trained in order before the main phase.
     cache : bool
         Load the weights from the cache when this configuration was trained before, and store
         them after training.
     progress : bool
         Show a progress bar with the current loss.
-    sampling : {"shuffle", "sample"}
-        ``"shuffle"``: an epoch passes over all sequences in shuffled minibatches;
-        ``"sample"``: an epoch is one update on a random minibatch (needs ``batch_size``).
-    lr_end : float, optional
-        Final rate of the cosine schedule (``lr / 100`` when omitted).
-    length_ramp : (int, float), optional
-        ``(start_steps, ramp_fraction)`` with ``1 <= start_steps <= T`` and
-        ``0 < ramp_fraction <= 1``: a linear ramp of the sequence length over the main phase.
-    guard : float, optional
-        Divergence guard factor (> 1): after an epoch whose loss is not finite or exceeds
-        ``guard`` times the best loss at the current length, the parameters and Adam state of
-        that best epoch are restored and the learning rate is halved for the rest of training;
-        if the very last update leaves non-finite parameters, the best state is restored too.
-    optimizer : {"adam", "lbfgs"}
-        ``"lbfgs"`` needs ``clip=None`` and takes no ``batch_size``, cosine schedule,
-        ``length_ramp`` or ``guard``.
-    variance_penalty : float
-        Weight (>= 0) of the hidden-state spread added to the objective.
-    threads : int
-        Torch threads to train with (part of the cache key; the caller's setting is restored
-        afterwards).
+    **overrides
+        Fields of :class:`~fhnrnn.fit_options.FitOptions` (``seed=0, max_epochs=100, ...``).
 
     Returns
     -------
@@ -822,54 +737,26 @@ def fit(
     RuntimeError
         When the loss becomes NaN or infinite.
     """
-    data = _check_data(model, inputs, targets, x0, mask)
-    steps = data.inputs.shape[1]
-    seed = non_negative_int(seed, "seed")
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
-    stages = _check_curriculum(curriculum, steps)
-    max_epochs = positive_int(max_epochs, "max_epochs")
-    stages.append([steps, max_epochs])
-    options = _check_options(sampling, batch_size, lr_schedule, lr_end, length_ramp, guard, steps)
-    conflicts = {
-        "clip (pass clip=None)": clip is not None,
-        "batch_size": batch_size is not None,
-        "lr_schedule='cosine'": lr_schedule != "constant",
-        "length_ramp": length_ramp is not None,
-        "guard": guard is not None,
-    }
-    options.update(_check_optimizer(optimizer, variance_penalty, conflicts))
-    for n_steps, _ in stages:
-        _check_mask_covers(data.weights, n_steps)
-    if "length_ramp" in options:
-        _check_mask_covers(data.weights, int(options["length_ramp"][0]))
-    settings = {
-        "optimizer": "Adam",
-        "loss": "mse",
-        "seed": seed,
-        "max_epochs": max_epochs,
-        "target_loss": finite_positive(target_loss, "target_loss", allow_zero=True),
-        "lr": finite_positive(lr, "lr"),
-        "clip": None if clip is None else finite_positive(clip, "clip"),
-        "batch_size": None if batch_size is None else positive_int(batch_size, "batch_size"),
-        "lr_schedule": lr_schedule,
-        "curriculum": stages[:-1],
-        "threads": positive_int(threads, "threads"),
-        **options,
-    }
+    options = FitOptions.resolve(options, overrides)
+    data, stages, key = _prepare(model, inputs, targets, options, x0, mask)
 
     def train() -> list[float]:
-        with _seeded_global_rng(seed, next(model.parameters()).device):
-            return _train(model, data, stages, settings, progress)
+        with _seeded_global_rng(options.seed, next(model.parameters()).device):
+            return _train(model, data, stages, options, progress)
 
     return _cached_fit(
-        model,
-        _configuration_key(model, data, settings),
-        settings,
-        train,
-        cache=cache,
-        target_loss=settings["target_loss"],
+        model, key, options.description(), train, cache=cache, target_loss=options.target_loss
     )
+
+
+def _prepare(
+    model: RNNCell, inputs: Any, targets: Any, options: FitOptions, x0: Any, mask: Any
+) -> tuple[_Data, list[tuple[int, int]], str]:
+    """The checked data, the training stages and the cache key of a run of :func:`fit`."""
+    data = _check_data(model, inputs, targets, x0, mask)
+    stages = options.stages(data.inputs.shape[1])
+    _check_mask_covers_stages(data.weights, stages, options)
+    return data, stages, _configuration_key(model, data, options.description())
 
 
 def _window_length(window_lengths: list[int], iteration: int, n_iters: int) -> int:
@@ -912,7 +799,9 @@ def _train_windows(
     for iteration in iterations:
         length = _window_length(settings["window_lengths"], iteration, n_iters)
         for group in optimizer.param_groups:
-            group["lr"] = _learning_rate(settings, iteration, n_iters)
+            group["lr"] = _learning_rate(
+                settings["lr"], settings["lr_end"], settings["lr_schedule"], iteration, n_iters
+            )
         rows = rng.integers(0, data.targets.shape[0], settings["batch_size"])
         starts = _window_starts(rng, settings["batch_size"], n_samples, length, settings)
         loss = _window_loss(model, data, torch.from_numpy(rows), torch.from_numpy(starts), length)

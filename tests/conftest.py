@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
 
 from fhnrnn.models import RNNCell
 from fhnrnn.tasks import Task
 from fhnrnn.training import FitResult, fit
+
+# The property-based tests (tests/test_fuzz_*.py). "ci", the default, draws a fixed sequence of
+# examples (derandomize: the same on every run and machine, so no example database is needed)
+# and few of them, so that they take about a minute; FHNRNN_HYPOTHESIS=thorough draws many
+# random examples and keeps the failing ones in .hypothesis/ to replay them first next time.
+_FUZZ_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("ci", max_examples=25, derandomize=True, database=None, **_FUZZ_COMMON)
+settings.register_profile("thorough", max_examples=400, **_FUZZ_COMMON)
+settings.load_profile(os.environ.get("FHNRNN_HYPOTHESIS", "ci"))
 
 
 @pytest.fixture

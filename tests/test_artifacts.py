@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from fhnrnn import artifacts
+from fhnrnn._schema import Field
 from fhnrnn.artifacts import ArtifactWarning, obtain, recipe_key, trained
 from fhnrnn.models import TanhRNN
 from fhnrnn.tasks import sine_wave
@@ -160,3 +161,44 @@ def test_retrain_ignores_the_shipped_network(monkeypatch: pytest.MonkeyPatch) ->
 def test_manifests_lists_the_shipped_networks(monkeypatch: pytest.MonkeyPatch) -> None:
     _ship_one(monkeypatch)
     assert [manifest["name"] for manifest in artifacts.manifests()] == ["net"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: m.pop("train_seconds"), "key 'train_seconds' is missing"),
+        (lambda m: m.update(train_seconds="n/a"), "key 'train_seconds' must be a finite number"),
+        (lambda m: m.update(converged="false"), "key 'converged' must be true or false"),
+        (lambda m: m.update(updates=-3), "key 'updates' must be a non-negative integer"),
+        (lambda m: m.update(errors={"train_mse": "low"}), r"key 'errors' \['train_mse'\]"),
+        (lambda m: m.update(sha256="abc"), "key 'sha256' must be a SHA-256"),
+        (lambda m: m.update(format=True), "key 'format' must be an integer"),
+    ],
+)
+def test_a_malformed_manifest_is_reported_naming_the_file_and_the_key(
+    monkeypatch: pytest.MonkeyPatch, folders: Path, edit, message: str
+) -> None:
+    _ship_one(monkeypatch)
+    path = folders / "net.json"
+    manifest = json.loads(path.read_text())
+    edit(manifest)
+    path.write_text(json.dumps(manifest))
+    calls: list[int] = []
+    model = _cell()
+    with pytest.warns(ArtifactWarning, match=rf"net\.json: {message}"):
+        result = obtain("net", model, RECIPE, 0, _trainer(model, calls), _errors)
+    assert calls == [1] and result.artifact is None
+
+
+def test_results_are_checked_against_the_fields_their_loader_reads(
+    monkeypatch: pytest.MonkeyPatch, folders: Path
+) -> None:
+    monkeypatch.setenv("FHNRNN_REFRESH_ARTIFACTS", "1")
+    key = "0" * 64
+    artifacts.ship_results("points", key, {"x": torch.zeros(2)}, {"seconds": 1.5})
+    schema = {"seconds": Field("seconds")}
+    assert artifacts.load_results("points", key, schema) is not None
+    path = folders / "points.json"
+    path.write_text(path.read_text().replace("1.5", '"soon"'))
+    with pytest.warns(ArtifactWarning, match=r"points\.json: key 'seconds' must be"):
+        assert artifacts.load_results("points", key, schema) is None

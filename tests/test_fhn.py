@@ -137,6 +137,41 @@ def test_fixed_point_with_b_equal_one_has_the_triple_root_case() -> None:
     np.testing.assert_allclose(model.fixed_point(9.5)[0], 3.0, rtol=1e-14)
 
 
+EPS = float(np.finfo(np.float64).eps)
+
+
+def _mpmath_fixed_point(a: float, b: float, current: float) -> tuple[float, float]:
+    """(v*, w*) from the cubic b v^3/3 + (1 - b) v + a - b I = 0 solved with 60 digits."""
+    mpmath = pytest.importorskip("mpmath")
+    with mpmath.workdps(60):
+        a_, b_, i_ = mpmath.mpf(a), mpmath.mpf(b), mpmath.mpf(current)
+        roots = mpmath.polyroots([b_ / 3, 0, 1 - b_, a_ - b_ * i_], maxsteps=200, extraprec=200)
+        (v,) = [root.real for root in roots if abs(mpmath.im(root)) < mpmath.mpf(10) ** -40]
+        return float(v), float((v + a_) / b_)
+
+
+@pytest.mark.parametrize("b", [1e-12, 1e-6, 1e-3, 0.3, 0.5, 0.8, 1.0])
+@pytest.mark.parametrize("current", [-40.0, -3.0, 0.0, 0.5, 0.875, 1.2, 40.0])
+def test_fixed_point_is_precise_to_a_few_ulps_for_every_b(b: float, current: float) -> None:
+    # For small b, w* = (v* + a) / b subtracts nearly equal numbers (relative error 1e-6 at
+    # b = 1e-6 before the v-nullcline form was used there).
+    v_star, w_star = FHN(b=b).fixed_point(current)
+    v_ref, w_ref = _mpmath_fixed_point(0.7, b, current)
+    # Rounding a - b I moves the root by up to 2 ulps of |a| + |b I| over the cubic's slope.
+    slope = b * v_ref**2 + 1 - b
+    v_atol = 2 * EPS * (0.7 + abs(b * current)) / slope
+    np.testing.assert_allclose(v_star, v_ref, rtol=1e-15, atol=v_atol)
+    # w* = I + v* - v*^3/3 is as ill-conditioned as that sum: allow 2 ulps of its terms.
+    terms = abs(current) + abs(v_ref) + abs(v_ref) ** 3 / 3
+    np.testing.assert_allclose(w_star, w_ref, rtol=0, atol=2 * EPS * terms)
+
+
+def test_fixed_point_of_a_subnormal_b_is_finite() -> None:
+    v_star, w_star = FHN(b=5e-324).fixed_point([0.5, 1e300])
+    np.testing.assert_allclose(v_star, [-0.7, -0.7], rtol=1e-15)
+    np.testing.assert_allclose(w_star, [0.5 - 0.7 + 0.7**3 / 3, 1e300], rtol=2e-15)
+
+
 def test_current_at_inverts_the_fixed_point() -> None:
     grid = np.linspace(-2, 3, 11)
     np.testing.assert_allclose(MODEL.current_at(MODEL.fixed_point(grid)[0]), grid, atol=1e-13)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -241,7 +242,7 @@ def _rewrite_entry(weights: Path, tensors: dict[str, torch.Tensor]) -> None:
 @pytest.mark.parametrize(
     "damage",
     ["weights", "metadata", "checksum", "missing weights", "no history", "empty history",
-     "no seconds"],
+     "no seconds", "NaN seconds"],
 )
 def test_unusable_cache_entry_retrains(cache_in_tmp: Path, damage: str) -> None:
     trained, first = train()
@@ -263,6 +264,10 @@ def test_unusable_cache_entry_retrains(cache_in_tmp: Path, damage: str) -> None:
     elif damage == "no seconds":
         entry = json.loads(meta.read_text())
         del entry["seconds"]
+        meta.write_text(json.dumps(entry))
+    elif damage == "NaN seconds":
+        entry = json.loads(meta.read_text())
+        entry["seconds"] = math.nan  # json writes it as NaN
         meta.write_text(json.dumps(entry))
     else:
         weights.unlink()

@@ -20,39 +20,54 @@ RUN_DEFAULTS: dict[str, Any] = {
 }
 
 
-def check_starts(x0: Any, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """Starts as a finite tensor of shape (N, d) with N, d >= 1."""
-    x = real_tensor(x0, "x0", dtype, device)
+def check_starts(x0: Any, dtype: torch.dtype, device: torch.device, name: str = "x0") -> Tensor:
+    """Starts (argument ``name``) as a finite tensor of shape (N, d) with N, d >= 1."""
+    x = real_tensor(x0, name, dtype, device)
     if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
         raise ValueError(
-            f"x0 must hold starts as a 2-D array of shape (N, d) with N, d >= 1, "
+            f"{name} must hold starts as a 2-D array of shape (N, d) with N, d >= 1, "
             f"got shape {tuple(x.shape)}"
         )
     bad = ~torch.isfinite(x).all(dim=1)
     if bool(bad.any()):
         rows = bad.nonzero().squeeze(1)[:5].tolist()
         raise ValueError(
-            f"x0 holds {int(bad.sum())} non-finite start(s) (NaN or inf), e.g. rows {rows}"
+            f"{name} holds {int(bad.sum())} non-finite start(s) (NaN or inf), e.g. rows {rows}"
         )
     return x
 
 
-def check_inputs(u: Any, n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """Inputs of shape (N, m): None -> (N, 0), a scalar -> (N, 1), (m,) -> broadcast."""
+def check_size(step: Any, columns: int, name: str, kind: str) -> None:
+    """``columns`` of argument ``name`` match the model's ``{kind}_size`` attribute.
+
+    A plain callable has no such attribute and is not checked (its own error will tell).
+    """
+    size = getattr(step, f"{kind}_size", None)
+    if isinstance(size, int) and columns != size:
+        raise ValueError(
+            f"{name} must have {size} columns (the model's {kind}_size), got {columns}"
+        )
+
+
+def check_inputs(
+    u: Any, n: int, dtype: torch.dtype, device: torch.device, name: str = "u"
+) -> Tensor:
+    """Inputs (argument ``name``) of shape (N, m): None -> (N, 0), a scalar -> (N, 1), (m,) ->
+    broadcast."""
     if u is None:
         return torch.zeros(n, 0, dtype=dtype, device=device)
-    inputs = real_tensor(u, "u", dtype, device)
+    inputs = real_tensor(u, name, dtype, device)
     if inputs.ndim == 0:
         inputs = inputs.reshape(1)
     if inputs.ndim == 1:
         inputs = inputs.expand(n, inputs.shape[0]).clone()
     if inputs.ndim != 2 or inputs.shape[0] != n:
         raise ValueError(
-            f"u must have shape (N, m) with N = {n} rows like x0, or (m,) to use the same input "
-            f"for every start; got shape {tuple(inputs.shape)}"
+            f"{name} must have shape (N, m) with N = {n} rows like the starts, or (m,) to use "
+            f"the same input for every start; got shape {tuple(inputs.shape)}"
         )
     if not bool(torch.isfinite(inputs).all()):
-        raise ValueError("u holds non-finite values (NaN or inf)")
+        raise ValueError(f"{name} holds non-finite values (NaN or inf)")
     return inputs
 
 
@@ -73,15 +88,18 @@ def prepare(
     dtype: torch.dtype,
     noise_scale: float,
     seed: int,
+    names: tuple[str, str] = ("x0", "u"),
 ) -> tuple[StepFunction, Tensor, Tensor, torch.device]:
-    """Resolve the step and check and convert the starts and inputs."""
+    """Resolve the step and check and convert the starts and inputs (called ``names``)."""
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise ValueError(f"dtype must be a real floating torch dtype, got {dtype!r}")
     requested = torch_device(device, "device") if device is not None else None
     fallback = x0.device if isinstance(x0, Tensor) else torch.device("cpu")
     fn, work_device = resolve_step(step, dtype, requested, fallback)
-    x = check_starts(x0, dtype, work_device)
-    inputs = check_inputs(u, x.shape[0], dtype, work_device)
+    x = check_starts(x0, dtype, work_device, names[0])
+    inputs = check_inputs(u, x.shape[0], dtype, work_device, names[1])
+    check_size(step, x.shape[1], names[0], "state")
+    check_size(step, inputs.shape[1], names[1], "input")
     noise_scale = finite_positive(noise_scale, "noise_scale", allow_zero=True)
     x = _add_noise(x, noise_scale, non_negative_int(seed, "seed"))
     return fn, x, inputs, work_device

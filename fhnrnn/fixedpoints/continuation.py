@@ -96,7 +96,8 @@ def find_fixed_points_along(
             f"start_index must have one entry per start (N = {n_starts}), got {index.shape[0]}"
         )
     fn, x, start_inputs, work_device = prepare(
-        step, x0, path[index], device=device, dtype=dtype, noise_scale=0.0, seed=0
+        step, x0, path[index], device=device, dtype=dtype, noise_scale=0.0, seed=0,
+        names=("x0", "inputs"),
     )
     problem = Map(fn, dtype, work_device, x.shape[1], settings.solver_for(x.shape[1]))
     problem.check(x, start_inputs)

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from fhnrnn._validation import finite_positive, non_negative_int, positive_int, real_tensor
-from fhnrnn.fixedpoints._inputs import path_inputs, prepare
+from fhnrnn.fixedpoints._inputs import check_size, path_inputs, prepare
 from fhnrnn.fixedpoints._map import Map, all_jacobians, characterise, to_numpy
 from fhnrnn.fixedpoints._solve import run_search, search_fields, tally_of
 from fhnrnn.fixedpoints._unique import input_groups, unique_indices
@@ -146,7 +146,9 @@ def find_fixed_points_at_inputs(
         Unique fixed points over all inputs; ``u`` says at which input each was found.
     """
     values = path_inputs(inputs)
-    starts = sample_states(states, n_per_input, noise_scale=noise_scale, seed=seed)
+    check_size(step, values.shape[1], "inputs", "input")
+    starts = _draw_states(states, n_per_input, noise_scale, seed, ("states", "n_per_input"))
+    check_size(step, starts.shape[1], "states", "state")
     starts = to_numpy(torch.as_tensor(starts))
     x0 = np.tile(starts, (values.shape[0], 1))
     u = np.repeat(values, n_per_input, axis=0)
@@ -177,18 +179,25 @@ def sample_states(
     ndarray or Tensor, shape (n, d), float64
         A Tensor (on the trajectories' device) when given a Tensor, else an ndarray.
     """
+    return _draw_states(trajectories, n, noise_scale, seed, ("trajectories", "n"))
+
+
+def _draw_states(
+    trajectories: Any, n: int, noise_scale: float, seed: int, names: tuple[str, str]
+) -> np.ndarray | Tensor:
+    """:func:`sample_states`, naming the trajectories and the count ``names`` in errors."""
     is_tensor = isinstance(trajectories, Tensor)
     device = trajectories.device if is_tensor else torch.device("cpu")
-    given = real_tensor(trajectories, "trajectories", torch.float64, device)
+    given = real_tensor(trajectories, names[0], torch.float64, device)
     if given.ndim not in (2, 3) or given.numel() == 0:
         raise ValueError(
-            "trajectories must have shape (B, T, d) or (N, d) with at least one state, got "
+            f"{names[0]} must have shape (B, T, d) or (N, d) with at least one state, got "
             f"{tuple(given.shape)}"
         )
     flat = given.reshape(-1, given.shape[-1])
     if not bool(torch.isfinite(flat).all()):
-        raise ValueError("trajectories hold non-finite values (NaN or inf)")
-    n = positive_int(n, "n")
+        raise ValueError(f"{names[0]} hold non-finite values (NaN or inf)")
+    n = positive_int(n, names[1])
     noise_scale = finite_positive(noise_scale, "noise_scale", allow_zero=True)
     rng = np.random.default_rng(non_negative_int(seed, "seed"))
     index = rng.choice(flat.shape[0], size=int(n), replace=bool(n > flat.shape[0]))
@@ -261,7 +270,7 @@ def _checked_map(
 ) -> tuple[Map, Tensor, Tensor]:
     """The map of ``step`` with the checked states and inputs, for evaluations at given points."""
     fn, states, inputs, work_device = prepare(
-        step, x, u, device=device, dtype=dtype, noise_scale=0.0, seed=0
+        step, x, u, device=device, dtype=dtype, noise_scale=0.0, seed=0, names=("x", "u")
     )
     problem = Map(fn, dtype, work_device, states.shape[1])
     problem.check(states, inputs)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from fhnrnn._schema import Field
 from fhnrnn.analysis import translate
 from fhnrnn.artifacts import load_results, ship_results
 from fhnrnn.fixedpoints import Branch, FixedPoints, continue_branch, find_fixed_points
@@ -44,6 +45,14 @@ BRANCH_CONTINUATION = {
     "on_branch": 1e-9,
 }
 _ARRAYS = ("u", "vstar", "n_unstable", "leading_real", "leading_imag")
+# The manifest fields of the shipped branches (see _stored_form), one list entry per branch.
+_BRANCH_SCHEMA = {
+    "continuation": Field("object"),
+    "branch_version": Field("int"),
+    "bifurcations": Field("list", items=Field("list", items=Field("object"))),
+    "stop_reasons": Field("list", items=Field("list", items=Field("str"))),
+    "continuation_seconds": Field("list", items=Field("seconds")),
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,7 +101,7 @@ def fhn_rnn_branches(run: FHNRNNRun) -> tuple[BranchSummary, ...]:
     """
     key = _branch_key(run.key)
     name = None if run.name is None else f"{run.name}-branch"
-    if name is not None and (shipped := load_results(name, key)) is not None:
+    if name is not None and (shipped := load_results(name, key, _BRANCH_SCHEMA)) is not None:
         return _from_stored(*shipped)
     points = fhn_rnn_fixed_points(run, SHIPPED_CURRENTS, progress=False)
     branches = []

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from fhnrnn._paths import cache_dir
+from fhnrnn._schema import Field
 from fhnrnn._store import EntryError, read_entry, write_entry
 from fhnrnn.analysis import fixed_points_by_input
 from fhnrnn.artifacts import load_results, ship_results
@@ -75,7 +76,7 @@ def fhn_rnn_fixed_points(
         raise ValueError(f"currents must be a 1-D increasing array, got {currents!r}")
     key = _search_key(run.key, values)
     name = None if run.name is None else f"{run.name}-fixedpoints"
-    if name is not None and (shipped := load_results(name, key)) is not None:
+    if name is not None and (shipped := load_results(name, key, SEARCH_SCHEMA)) is not None:
         return _from_stored(run, *shipped)
     folder = cache_dir() / "fixedpoints"
     if cache and (cached := _read_cache(folder, key)) is not None:
@@ -126,11 +127,22 @@ def _stored_form(
     return tensors, fields
 
 
+# The manifest fields of a stored search (see _stored_form).
+SEARCH_SCHEMA = {
+    "currents": Field("list", items=Field("number")),
+    "search": Field("object"),
+    "search_version": Field("int"),
+    "search_seconds": Field("seconds"),
+    "scalars": Field("object"),
+}
+
+
 def _read_cache(folder: Path, key: str) -> tuple[dict[str, torch.Tensor], dict] | None:
     """A cached search, or None when there is none or it is unusable (with a warning)."""
     try:
         return read_entry(folder, key, {"key": key},
-                          f"{folder / key}.json belongs to another search")
+                          f"{folder / key}.json belongs to another search",
+                          {"key": Field("sha256"), **SEARCH_SCHEMA})
     except EntryError as error:  # an unusable cache entry means: search again
         warnings.warn(f"ignoring unusable cache entry: {error}", stacklevel=3)
         return None

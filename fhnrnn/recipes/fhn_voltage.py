@@ -31,7 +31,7 @@ import torch
 from fhnrnn.artifacts import obtain, recipe_key
 from fhnrnn.models import GRUAdapter, PaperRNN, RNNCell, fold_normalisation
 from fhnrnn.tasks import FHNVoltageTask, fhn_grid, fhn_voltage
-from fhnrnn.training import FitResult, evaluate, fit
+from fhnrnn.training import FitOptions, FitResult, evaluate, fit
 
 __all__ = [
     "GRU_RECIPE",
@@ -42,6 +42,7 @@ __all__ = [
     "fhn_voltage_data",
     "fit_fhn_voltage",
     "train_fhn_rnn",
+    "voltage_fit_options",
     "voltage_mse",
 ]
 
@@ -236,6 +237,19 @@ def fit_fhn_voltage(
         model,
         ((data.train.inputs.double() - u_mean) / u_std).float(),
         ((data.train.targets.double() - y_mean) / y_std).float(),
+        voltage_fit_options(recipe, seed, y_std),
+        progress=progress,
+    )
+
+
+def voltage_fit_options(recipe: dict[str, Any], seed: int, y_std: float) -> FitOptions:
+    """The training settings of ``recipe`` on voltages normalised by ``y_std``.
+
+    One Adam update per epoch on ``batch_size`` sampled sequences, a cosine rate from ``lr``
+    to ``lr_end``, gradient clipping at 1, the recipe's length ramp and divergence guard, and
+    the target ``target_mse`` (raw units) in normalised units.
+    """
+    return FitOptions(
         seed=seed,
         max_epochs=recipe["updates"],
         target_loss=recipe["target_mse"] / y_std**2,
@@ -247,7 +261,6 @@ def fit_fhn_voltage(
         lr_end=recipe["lr_end"],
         length_ramp=recipe["length_ramp"],
         guard=recipe["guard"],
-        progress=progress,
         threads=recipe["threads"],
     )
 

@@ -18,9 +18,15 @@ import torch
 from fhnrnn.artifacts import obtain, recipe_key
 from fhnrnn.models import TanhRNN
 from fhnrnn.tasks import SineWaveTask, sine_wave
-from fhnrnn.training import FitResult, evaluate, fit
+from fhnrnn.training import FitOptions, FitResult, evaluate, fit
 
-__all__ = ["SINE_RECIPE", "SineRun", "sine_artifact_keys", "train_sine_generator"]
+__all__ = [
+    "SINE_RECIPE",
+    "SineRun",
+    "sine_artifact_keys",
+    "sine_fit_options",
+    "train_sine_generator",
+]
 
 SINE_RECIPE = {
     "hidden_size": 200,
@@ -93,18 +99,7 @@ def train_sine_generator(
 
     def train_model() -> FitResult:
         return fit(
-            model,
-            task.inputs,
-            task.targets,
-            seed=seed,
-            max_epochs=recipe["epochs"],
-            target_loss=0.0,
-            lr=1.0,
-            clip=None,
-            optimizer="lbfgs",
-            variance_penalty=recipe["variance_penalty"],
-            progress=progress,
-            threads=recipe["threads"],
+            model, task.inputs, task.targets, sine_fit_options(recipe, seed), progress=progress
         )
 
     def errors(result: FitResult) -> dict[str, float | None]:
@@ -114,6 +109,21 @@ def train_sine_generator(
     name = None if quick else _name(penalty, seed)
     result = obtain(name, model, recipe, seed, train_model, errors)
     return SineRun(model, result, task, recipe, _mse(result.model, task))
+
+
+def sine_fit_options(recipe: dict, seed: int) -> FitOptions:
+    """The training settings of ``recipe``: full-batch L-BFGS (step length 1, no clipping)
+    for ``epochs`` epochs with the recipe's state-spread penalty, to no loss target."""
+    return FitOptions(
+        seed=seed,
+        max_epochs=recipe["epochs"],
+        target_loss=0.0,
+        lr=1.0,
+        clip=None,
+        optimizer="lbfgs",
+        variance_penalty=recipe["variance_penalty"],
+        threads=recipe["threads"],
+    )
 
 
 def _recipe(quick: bool, penalty: bool) -> dict:
