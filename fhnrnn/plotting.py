@@ -874,7 +874,7 @@ def plot_piecewise_curve(
     fhn_unstable: np.ndarray,
     hopf: tuple[float, float],
     *,
-    figsize: tuple[float, float] = (7.0, 5.4),
+    figsize: tuple[float, float] | None = None,
 ) -> Figure:
     """A piecewise-linear fixed-point curve coloured by its count of unstable multipliers.
 
@@ -888,6 +888,8 @@ def plot_piecewise_curve(
         The FHN fixed point's voltage and number of unstable eigenvalues over a grid.
     hopf : (float, float)
         The FHN Hopf currents (dotted lines).
+    figsize : (float, float), optional
+        The paper's size of ``rnn_branch`` by default.
 
     Returns
     -------
@@ -896,6 +898,7 @@ def plot_piecewise_curve(
     """
     from matplotlib.collections import LineCollection
 
+    figsize = figsize or paper_figsize("rnn_branch")
     fig, (top, bottom) = plt.subplots(2, 1, figsize=figsize, sharex=True, layout="constrained",
                                       gridspec_kw={"height_ratios": [3, 2]})
     stable = fhn_unstable == 0
@@ -930,6 +933,7 @@ def plot_piecewise_curve(
     bottom.step(fhn_currents, fhn_unstable, where="mid", color="k", lw=1.5, label="FHN")
     bottom.set(xlabel="current $I$", ylabel="unstable", ylim=(-0.3, counts.max() + 0.5))
     bottom.legend(loc="center right")
+    return fig
 
 
 # ------------------------------------------------ the trained FHN network (notebooks 03, 05)
@@ -1098,4 +1102,221 @@ def plot_eigenvalue_comparison(
     handles = {label: h for ax in (ax_re, ax_im) for h, label in zip(
         *ax.get_legend_handles_labels(), strict=True)}
     fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=3)
+    return fig
+
+
+# ------------------------------------------------ translation and comparison (notebooks 04, 05)
+def plot_translation(
+    times: ArrayLike,
+    on_point: ArrayLike,
+    from_rest: ArrayLike,
+    currents: ArrayLike,
+    v_tilde: ArrayLike,
+    departures: ArrayLike,
+    tol: float,
+) -> Figure:
+    """The network's output started on fixed points, one panel per fixed point.
+
+    Parameters
+    ----------
+    times : array_like, shape (T,)
+    on_point, from_rest : array_like, shape (C, T)
+        Output of the run started on the fixed point, and of the run from the zero state.
+    currents, v_tilde : array_like, shape (C,)
+        Current and translated voltage ``ṽ*`` of each fixed point.
+    departures : array_like of int, shape (C,)
+        First step at which ``|output - ṽ*| > tol``; ``T`` (or more) for a run that stays.
+    tol : float
+        The distance from ``ṽ*`` that counts as having left (named in the legend).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    times = _array(times, "times", 1)
+    on_point, from_rest = _array(on_point, "on_point", 2), _array(from_rest, "from_rest", 2)
+    currents, v_tilde = _array(currents, "currents", 1), _array(v_tilde, "v_tilde", 1)
+    steps = np.asarray(departures, dtype=int)
+    shape = (currents.size, times.size)
+    if on_point.shape != shape or from_rest.shape != shape:
+        raise ValueError(f"on_point and from_rest must have shape {shape}, got "
+                         f"{on_point.shape} and {from_rest.shape}")
+    if v_tilde.shape != currents.shape or steps.shape != currents.shape:
+        raise ValueError(f"v_tilde and departures need one value per current ({currents.size})")
+    fig, axes = plt.subplots(currents.size, 1, figsize=paper_figsize("fhn_translation"),
+                             sharex=True, squeeze=False, layout="constrained")
+    for ax, path, rest, current, level, step in zip(
+            axes[:, 0], on_point, from_rest, currents, v_tilde, steps, strict=True):
+        ax.plot(times, rest, color="0.75", lw=0.8, label="from the zero state")
+        ax.plot(times, path, color="C0", lw=1.1, label="from the fixed point")
+        ax.axhline(level, color="C3", ls="--", lw=0.9, label=r"$\tilde v^*$")
+        held = f"leaves after {step} steps" if step < times.size else "stays all the run"
+        if step < times.size:
+            ax.axvline(times[step], color="k", ls=":", lw=0.9,
+                       label=rf"output leaves $\tilde v^* \pm {tol:g}$")
+        ax.set_title(rf"$I$ = {current:.3f}, $\tilde v^*$ = {level:+.3f}: {held}", loc="left")
+        ax.set_ylabel("output")
+    axes[-1, 0].set_xlabel("time $t$")
+    handles = {label: h for ax in axes[:, 0] for h, label in zip(
+        *ax.get_legend_handles_labels(), strict=True)}
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=len(handles))
+    return fig
+
+
+def plot_departure(
+    log_inverse_offsets: ArrayLike,
+    measured: ArrayLike,
+    predicted: ArrayLike,
+    left: ArrayLike,
+    currents: ArrayLike,
+    modulus: ArrayLike,
+    slopes: ArrayLike,
+) -> Figure:
+    """Departure steps from fixed points against the start offset, and their slopes.
+
+    Left: measured (solid, where the run left) and predicted (dashed) departure step against
+    ``log(1/epsilon)``, one line per fixed point coloured by its current. Right: the fitted
+    slope of each fixed point against the predicted ``1 / log|lambda_1|``.
+
+    Parameters
+    ----------
+    log_inverse_offsets : array_like, shape (E,)
+        ``log(1/epsilon)`` of each start offset.
+    measured, predicted : array_like, shape (E, P)
+        Measured and predicted departure step of each offset and fixed point.
+    left : array_like of bool, shape (E, P)
+        Whether the run left within its length (only those measured steps are drawn).
+    currents, modulus : array_like, shape (P,)
+        Current and leading-eigenvalue modulus ``|lambda_1| > 1`` of each fixed point.
+    slopes : array_like, shape (P,)
+        Fitted slope of each fixed point; NaN where too few runs left to fit one (not drawn).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    logs = _array(log_inverse_offsets, "log_inverse_offsets", 1)
+    measured, predicted = _array(measured, "measured", 2), _array(predicted, "predicted", 2)
+    left = np.asarray(left, dtype=bool)
+    currents, modulus = _array(currents, "currents", 1), _array(modulus, "modulus", 1)
+    slopes = _array(slopes, "slopes", 1)
+    shape = (logs.size, currents.size)
+    if not measured.shape == predicted.shape == left.shape == shape:
+        raise ValueError(f"measured, predicted and left must have shape {shape}, got "
+                         f"{measured.shape}, {predicted.shape} and {left.shape}")
+    if modulus.shape != currents.shape or slopes.shape != currents.shape:
+        raise ValueError(f"modulus and slopes need one value per current ({currents.size})")
+    norm = Normalize(currents.min(), currents.max())
+    fitted = np.isfinite(slopes)
+    fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=paper_figsize("fhn_departure"),
+                                     layout="constrained")
+    for k in np.flatnonzero(fitted):
+        colour = plt.cm.viridis(norm(currents[k]))
+        ax_a.plot(logs[left[:, k]], measured[left[:, k], k], color=colour, lw=0.8, marker=".",
+                  ms=3)
+        ax_a.plot(logs, predicted[:, k], color=colour, lw=0.6, ls="--")
+    ax_a.set(xlabel=r"$\log(1/\varepsilon)$", ylabel="departure step",
+             title="measured (solid), predicted (dashed)")
+    predicted_slope = 1 / np.log(modulus[fitted])
+    ax_b.scatter(predicted_slope, slopes[fitted], c=currents[fitted], norm=norm, s=14)
+    top = 1.1 * np.nanmax([*predicted_slope, *slopes[fitted], 1])
+    ax_b.plot([0, top], [0, top], color="k", lw=0.8, ls="--", label="prediction")
+    ax_b.set(xlabel=r"$1/\log|\lambda_1|$ (steps)", ylabel="measured slope (steps)",
+             title="slope against the eigenvalue")
+    ax_b.legend(loc="upper left")
+    fig.colorbar(plt.cm.ScalarMappable(norm), ax=[ax_a, ax_b], label="current $I$")
+    return fig
+
+
+def plot_fhn_comparison(
+    fhn_currents: ArrayLike,
+    fhn_voltage: ArrayLike,
+    currents: ArrayLike,
+    v_tilde: ArrayLike,
+    *,
+    cycle_currents: ArrayLike,
+    cycle_mean: ArrayLike,
+    cycle_min: ArrayLike,
+    cycle_max: ArrayLike,
+) -> Figure:
+    """The network's translated fixed points against the FHN fixed point and limit cycle.
+
+    Parameters
+    ----------
+    fhn_currents, fhn_voltage : array_like, shape (n,)
+        The FHN fixed point ``v*`` over a fine grid of currents.
+    currents, v_tilde : array_like, shape (K,)
+        Current and translated voltage ``ṽ*`` of each network fixed point.
+    cycle_currents, cycle_mean, cycle_min, cycle_max : array_like, shape (m,)
+        The FHN limit cycle's average, lowest and highest voltage at each current.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fhn_currents, fhn_voltage = (_array(fhn_currents, "fhn_currents", 1),
+                                 _array(fhn_voltage, "fhn_voltage", 1))
+    currents, v_tilde = _array(currents, "currents", 1), _array(v_tilde, "v_tilde", 1)
+    cycle = [_array(value, name, 1) for value, name in (
+        (cycle_currents, "cycle_currents"), (cycle_mean, "cycle_mean"),
+        (cycle_min, "cycle_min"), (cycle_max, "cycle_max"))]
+    if fhn_voltage.shape != fhn_currents.shape or v_tilde.shape != currents.shape:
+        raise ValueError("fhn_voltage and v_tilde need one value per current")
+    if len({part.shape for part in cycle}) != 1:
+        raise ValueError("cycle_currents, cycle_mean, cycle_min and cycle_max must have one "
+                         "shape")
+    at, mean, low, high = cycle
+    fig, ax = plt.subplots(figsize=paper_figsize("fhn_comparison"), layout="constrained")
+    ax.plot(fhn_currents, fhn_voltage, color="k", lw=1.4, label=r"FHN fixed point $v^*$")
+    ax.plot(at, mean, color="C1", lw=1.4, label=r"FHN cycle average $\langle v\rangle$")
+    ax.fill_between(at, low, high, color="C1", alpha=0.1, label="FHN cycle range")
+    ax.scatter(currents, v_tilde, color="C0", s=12, zorder=3, label=r"network $\tilde v^*$")
+    ax.set(xlabel="current $I$", ylabel="voltage", ylim=(-2.3, 2.3))
+    ax.legend(loc="lower right")
+    return fig
+
+
+def plot_fhn_comparison_3d(
+    model: FHN,
+    fhn_currents: ArrayLike,
+    currents: ArrayLike,
+    v_tilde: ArrayLike,
+    v_mean: ArrayLike,
+    *,
+    figsize: tuple[float, float] = (4.6, 3.8),
+) -> Figure:
+    """The FHN fixed-point curve in ``(v, w, I)`` with the network's ``ṽ*`` and the cycle
+    average ``<v>``, each placed on the ``w``-nullcline ``w = (v + a) / b``.
+
+    Parameters
+    ----------
+    model : fhnrnn.fhn.FHN
+    fhn_currents : array_like, shape (n,)
+        Currents of the FHN curve.
+    currents, v_tilde, v_mean : array_like, shape (K,)
+        Current, translated voltage ``ṽ*`` and cycle average ``<v>`` at each network fixed
+        point.
+    figsize : (float, float), default (4.6, 3.8)
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fine = _array(fhn_currents, "fhn_currents", 1)
+    at, v_tilde = _array(currents, "currents", 1), _array(v_tilde, "v_tilde", 1)
+    v_mean = _array(v_mean, "v_mean", 1)
+    if v_tilde.shape != at.shape or v_mean.shape != at.shape:
+        raise ValueError(f"v_tilde and v_mean need one value per current ({at.size})")
+    fig = plt.figure(figsize=figsize, layout="constrained")
+    ax = fig.add_subplot(projection="3d")
+    ax.plot(*model.fixed_point(fine), fine, color="k", lw=1.4, label=r"FHN $(v^*, w^*)$")
+    ax.scatter(v_tilde, (v_tilde + model.a) / model.b, at, color="C0", s=12, depthshade=False,
+               label=r"network $\tilde v^*$")
+    ax.scatter(v_mean, (v_mean + model.a) / model.b, at, color="C1", s=8, marker="^",
+               depthshade=False, label=r"cycle average $\langle v\rangle$")
+    ax.set(xlabel="$v$", ylabel="$w$", zlabel="current $I$")
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        axis.set_major_locator(plt.MaxNLocator(4))
+    ax.set_box_aspect(None, zoom=0.9)
+    ax.legend(loc="upper left")
     return fig

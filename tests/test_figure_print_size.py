@@ -93,34 +93,13 @@ def test_the_text_width_constant_is_the_papers() -> None:
     assert plotting.TEXT_WIDTH == pytest.approx(text_width_inches(), abs=0.01)
 
 
-# Figures that notebooks 04 and 05 still draw 7-10 inches wide, so the paper scales them
-# down: strict, so that each fails here once its notebook draws it at PAPER_FIGURE_SIZES and
-# must then leave this list (and lose its width= in paper/main.tex).
-AWAITING_REDRAW = {
-    "fhn_translation": "notebook 04",
-    "fhn_departure": "notebook 04",
-    "fhn_comparison": "notebook 05",
-    "fhn_eigenvalues": "notebook 05 (plotting.plot_eigenvalue_comparison is ready)",
-    "rnn_branch": "notebook 05",
-}
-
-
-def _paper_figure_params() -> list:
-    return [
-        pytest.param(name, marks=pytest.mark.xfail(
-            strict=True, reason=f"drawn wide by {AWAITING_REDRAW[name]}"))
-        if name in AWAITING_REDRAW else name
-        for name in sorted(paper_figures())
-    ]
-
-
-@pytest.mark.parametrize("name", _paper_figure_params())
+@pytest.mark.parametrize("name", sorted(paper_figures()))
 def test_the_paper_includes_the_figure_at_its_natural_width(name: str) -> None:
     options = paper_figures()[name]
     assert "width" not in options, f"{name} is scaled by LaTeX ({options}): draw it at size"
 
 
-@pytest.mark.parametrize("name", _paper_figure_params())
+@pytest.mark.parametrize("name", sorted(paper_figures()))
 def test_committed_figure_text_is_at_least_7pt_in_print(name: str) -> None:
     drawn, sizes = pdf_text_sizes(ROOT / "figures" / f"{name}.pdf")
     printed = printed_width(paper_figures()[name], drawn)
@@ -194,6 +173,41 @@ def _eigenvalues(folder: Path) -> Figure:
                                                np.full(6, 0.4))
 
 
+def _translation(folder: Path) -> Figure:
+    traces = np.sin(_TIMES[None, :] + np.arange(3)[:, None])
+    return plotting.plot_translation(_TIMES, traces, 2 * traces, np.array([0.6, 0.9, 1.2]),
+                                     np.array([0.1, 0.4, 0.5]), np.array([120, 40, 90]), 0.05)
+
+
+def _departure(folder: Path) -> Figure:
+    logs = np.log(1 / np.logspace(-6, -3, 4))
+    modulus = np.linspace(1.01, 1.04, 8)
+    predicted = logs[:, None] / np.log(modulus)[None]
+    slopes = np.r_[1 / np.log(modulus[:-1]), np.nan]
+    left = np.ones((4, 8), bool)
+    left[:, -1] = False
+    return plotting.plot_departure(logs, predicted + 5, predicted, left,
+                                   np.linspace(0.4, 1.4, 8), modulus, slopes)
+
+
+def _comparison(folder: Path) -> Figure:
+    fine = np.linspace(0.4, 1.4, 50)
+    at = np.linspace(0.4, 1.4, 11)
+    return plotting.plot_fhn_comparison(fine, FHN().fixed_point(fine)[0], at, at - 0.9,
+                                        cycle_currents=at, cycle_mean=at - 1.0,
+                                        cycle_min=at - 3.0, cycle_max=at + 1.0)
+
+
+def _piecewise_curve(folder: Path) -> Figure:
+    u = np.array([0.0, 0.5, 0.7, 0.6, 1.75])
+    components = [(u, u - 1.0, np.array([2, 4, 3, 2])), (u[:3], u[:3] - 1.5, np.array([3, 2]))]
+    events = [("fold", 0.7, -0.3), ("border collision", 0.5, -0.5)]
+    wide = np.linspace(0.0, 1.75, 30)
+    unstable = np.where((wide > 0.33) & (wide < 1.42), 2, 0)
+    return plotting.plot_piecewise_curve(components, events, wide, wide - 1.2, unstable,
+                                         (0.33, 1.42))
+
+
 def _sine_figures() -> dict[str, Callable[[Path], Figure]]:
     times = np.linspace(0, 10, 50)
     targets = np.sin(np.outer([1, 2, 3, 4], times))
@@ -248,7 +262,11 @@ FIGURES: dict[str, Callable[[Path], Figure]] = {
     **_sine_figures(),
     "fhn_rnn_fit": _rnn_fit,
     "fhn_rnn_pca": _rnn_pca,
+    "fhn_translation": _translation,
+    "fhn_departure": _departure,
+    "fhn_comparison": _comparison,
     "fhn_eigenvalues": _eigenvalues,
+    "rnn_branch": _piecewise_curve,
     **_ensemble_figures(),
 }
 
@@ -268,17 +286,30 @@ def test_figure_function_draws_7pt_text_within_the_text_width(
     name: str, tmp_path: Path, cheap_fhn_curves: None
 ) -> None:
     plotting.use_style()
-    fig = FIGURES[name](tmp_path)
+    assert_printable(FIGURES[name](tmp_path), tmp_path / f"{name}.pdf")
+
+
+def test_the_notebooks_3d_comparison_draws_7pt_text_within_the_text_width(
+    tmp_path: Path,
+) -> None:
+    """``fhn_comparison_3d`` is notebook 05's, not the paper's: it is held to the same size."""
+    plotting.use_style()
+    at = np.linspace(0.4, 1.4, 11)
+    fig = plotting.plot_fhn_comparison_3d(FHN(), np.linspace(0.4, 1.4, 50), at, at - 0.9, at - 1)
+    assert_printable(fig, tmp_path / "fhn_comparison_3d.pdf")
+
+
+def assert_printable(fig: Figure, pdf: Path) -> None:
+    """``fig`` is at most the text width wide and has no text below 7 pt (it is then closed)."""
     try:
         sizes = visible_text_sizes(fig)
-        pdf = tmp_path / f"{name}.pdf"
         fig.savefig(pdf)
     finally:
         plt.close(fig)
     drawn, _ = pdf_text_sizes(pdf)
-    assert drawn <= plotting.TEXT_WIDTH + 0.01, f"{name} is {drawn:.2f} in wide"
+    assert drawn <= plotting.TEXT_WIDTH + 0.01, f"{pdf.stem} is {drawn:.2f} in wide"
     small = [(text, size) for text, size in sizes if size < MIN_POINTS]
-    assert not small, f"{name}: text below {MIN_POINTS} pt: {small}"
+    assert not small, f"{pdf.stem}: text below {MIN_POINTS} pt: {small}"
 
 
 def test_every_function_figure_is_in_the_registry_at_most_the_text_width() -> None:
@@ -313,6 +344,18 @@ def test_the_style_draws_no_text_below_7pt() -> None:
         (lambda: plotting.plot_eigenvalue_comparison(np.ones(3), np.ones((3, 1)), np.ones(2),
                                                      np.ones(2), np.ones(1), np.ones(1)),
          "mu_fhn"),
+        (lambda: plotting.plot_translation(np.ones(4), np.ones((2, 4)), np.ones((2, 4)),
+                                           np.ones(2), np.ones(2), np.ones(3), 0.1),
+         "departures"),
+        (lambda: plotting.plot_departure(np.ones(4), np.ones((4, 2)), np.ones((4, 2)),
+                                         np.ones((3, 2), bool), np.ones(2), np.ones(2),
+                                         np.ones(2)), "left"),
+        (lambda: plotting.plot_fhn_comparison(np.ones(3), np.ones(3), np.ones(2), np.ones(2),
+                                              cycle_currents=np.ones(2), cycle_mean=np.ones(2),
+                                              cycle_min=np.ones(1), cycle_max=np.ones(2)),
+         "cycle_min"),
+        (lambda: plotting.plot_fhn_comparison_3d(FHN(), np.ones(3), np.ones(2), np.ones(2),
+                                                 np.ones(3)), "v_mean"),
     ],
 )
 def test_new_figure_functions_name_the_argument_with_the_wrong_shape(
