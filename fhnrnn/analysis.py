@@ -538,7 +538,7 @@ def fixed_point_branch(
         When no fixed point is found at some input.
     """
     values = _inputs_2d(inputs, _check_model(model))
-    x0 = np.asarray(starts, dtype=np.float64)
+    x0 = real_array(starts, "starts")
     if x0.shape != (values.shape[0], model.state_size):
         raise ValueError(
             f"starts must have shape {(values.shape[0], model.state_size)}, got {x0.shape}"

@@ -166,14 +166,7 @@ SEARCHES: dict[str, tuple[Callable[[Any], Any], tuple[int, ...]]] = {
 }
 
 
-@pytest.mark.parametrize("name", [
-    "inputs",
-    pytest.param("starts", marks=pytest.mark.xfail(strict=True, reason=(
-        "defect in analysis.fixed_point_branch (owned by another branch): it reads starts with "
-        "np.asarray(starts, dtype=float64), so a boolean array is taken as 0/1 starts, and "
-        "NaN starts are reported as 'x0 holds ... non-finite start(s)', not naming starts, "
-        "and complex starts silently lose their imaginary part"))),
-])
+@pytest.mark.parametrize("name", ["inputs", "starts"])
 @given(data=st.data())
 def test_the_searches_by_input_refuse_bad_arrays_by_name(name: str, data: st.DataObject) -> None:
     call, shape = SEARCHES[name]

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from fhnrnn._validation import finite_positive, positive_int
+from fhnrnn._validation import finite_positive, positive_int, real_array
 from fhnrnn.fixedpoints._pivot import End, ParameterisedStack, Pivot
 from fhnrnn.fixedpoints.relu import PiecewiseAffine, ReLUStack
 
@@ -102,8 +102,10 @@ class Certificate:
 def certify(cell: Any, x: np.ndarray, u: float) -> Certificate:
     """Re-derive the fixed point near ``x`` (d,) at input ``u`` from its activation pattern."""
     stack = relu_stack_of(cell)
-    state = np.asarray(x, dtype=np.float64).reshape(stack.state_size)
-    inputs = np.array([float(u)])
+    state = _checked_state(x, stack.state_size)
+    inputs = real_array(u, "u").reshape(-1)
+    if inputs.size != 1:
+        raise ValueError(f"u must be one number, got shape {np.shape(u)}")
     pattern = stack.pattern(state, inputs)
     a, b, c = stack.affine_piece(pattern)
     solved = np.linalg.solve(np.eye(stack.state_size) - a, b @ inputs + c)
@@ -283,13 +285,10 @@ def _checked_range(u_range: tuple[float, float], u0: float) -> tuple[float, floa
 
 
 def _checked_state(x0: Any, d: int) -> np.ndarray:
-    state = np.asarray(x0)
-    if state.dtype.kind not in "iuf" or state.size != d:
-        raise ValueError(f"x0 must be a real array of {d} numbers, got {state.dtype} {state.shape}")
-    state = state.astype(np.float64).reshape(d)
-    if not np.isfinite(state).all():
-        raise ValueError("x0 must be finite")
-    return state
+    state = real_array(x0, "x0")
+    if state.size != d:
+        raise ValueError(f"x0 must hold {d} numbers (one state), got shape {state.shape}")
+    return state.reshape(d)
 
 
 def _joined(stack: ReLUStack, backward: Any, forward: Any) -> PiecewiseCurve:

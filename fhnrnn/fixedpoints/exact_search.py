@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from fhnrnn._progress import progress_bar
-from fhnrnn._validation import positive_int
+from fhnrnn._validation import positive_int, real_array
 from fhnrnn.fixedpoints._pivot import End, ParameterisedStack, Pivot
 from fhnrnn.fixedpoints.exact import PiecewiseCurve, certify, relu_stack_of, trace_fixed_points
 from fhnrnn.fixedpoints.relu import ReLUStack
@@ -146,15 +146,12 @@ def _round_robin(rows: np.ndarray) -> np.ndarray:
 
 
 def _checked_inputs(inputs: Any) -> np.ndarray:
-    values = np.asarray(inputs)
-    if values.dtype.kind not in "iuf":
-        raise ValueError(f"inputs must be real numbers, got dtype {values.dtype}")
-    values = values.astype(np.float64)
+    values = real_array(inputs, "inputs")
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
-    if values.ndim != 1 or values.size < 1 or not np.isfinite(values).all():
+    if values.ndim != 1 or values.size < 1:
         raise ValueError(
-            f"inputs must be a finite array of shape (K,) or (K, 1), got {values.shape}"
+            f"inputs must be a non-empty array of shape (K,) or (K, 1), got {values.shape}"
         )
     if np.any(np.diff(values) <= 0):
         raise ValueError("inputs must be strictly increasing")
@@ -164,15 +161,14 @@ def _checked_inputs(inputs: Any) -> np.ndarray:
 def _checked_starts(
     starts: Any, start_index: Any, d: int, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    states = np.asarray(starts)
-    if states.dtype.kind not in "iuf" or states.ndim != 2 or states.shape[1] != d:
-        raise ValueError(f"starts must be a real array of shape (N, {d}), got {states.shape}")
-    states = states.astype(np.float64)
-    if not np.isfinite(states).all():
-        raise ValueError("starts must be finite")
+    states = real_array(starts, "starts")
+    if states.ndim != 2 or states.shape[1] != d or states.shape[0] < 1:
+        raise ValueError(f"starts must have shape (N, {d}) with N >= 1, got {states.shape}")
     rows = np.asarray(start_index)
     if rows.dtype.kind not in "iu" or rows.shape != (len(states),):
-        raise ValueError(f"start_index must be {len(states)} integers, got {rows.shape}")
+        raise ValueError(
+            f"start_index must be {len(states)} integers, got {rows.dtype} of shape {rows.shape}"
+        )
     if rows.size and (rows.min() < 0 or rows.max() >= k):
         raise ValueError(
             f"start_index must lie in [0, {k}), got values in [{rows.min()}, {rows.max()}]"
