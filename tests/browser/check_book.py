@@ -28,7 +28,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from chromium import CHROMIUM, FLAGS, ROOT
+from chromium import ROOT, launch
 from playwright.sync_api import BrowserContext, Page, Route, sync_playwright
 
 SCREENSHOTS = {"intro.html": "book-intro.png", "notebooks/01_fhn_analytics.html": "book-01.png"}
@@ -201,13 +201,7 @@ def check_book(book: Path, out: Path) -> list[PageReport]:
         sync_playwright() as playwright,
         tempfile.TemporaryDirectory() as profile,
     ):
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1400, "height": 1000},
-        )
+        context = launch(playwright, profile, 1400)
         try:
             _guard(context, base, reports)
             for name in pages(book):

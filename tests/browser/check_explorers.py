@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from chromium import CHROMIUM, FLAGS, ROOT
+from chromium import ROOT, launch
 from PIL import Image, ImageChops
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
@@ -244,13 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sync_playwright() as playwright,
         tempfile.TemporaryDirectory() as profile,
     ):
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1500, "height": 1000},
-        )
+        context = launch(playwright, profile, 1500)
         try:
             for name in names:
                 result = check_notebook(context, url.format(name=name), out)

@@ -5,6 +5,7 @@ component updates, sync), which this machine's closed network would refuse.
 """
 
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -18,3 +19,14 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def launch(playwright: Any, profile: str, width: int) -> Any:
+    """A headless Chromium context with its own profile folder, ``width`` pixels wide."""
+    return playwright.chromium.launch_persistent_context(
+        profile,
+        executable_path=CHROMIUM,
+        headless=True,
+        args=FLAGS,
+        viewport={"width": width, "height": 1000},
+    )
