@@ -10,6 +10,7 @@ integers. The checks of tensors and devices import torch when first called, so t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import reprlib
@@ -163,3 +164,20 @@ def torch_device(value: str | torch.device, name: str) -> torch.device:
             f"{name} must be a device this machine has, one of {available}, got {value!r}"
         )
     return device
+
+
+def options_and_overrides(options: Any, overrides: dict[str, Any], kind: type, what: str) -> None:
+    """Check ``options`` (an instance of the dataclass ``kind``, or None) and its overrides.
+
+    Raises a ValueError when ``options`` is of another type, or when an override names no
+    field of ``kind`` (``what`` says whose options they are in the message).
+    """
+    if options is not None and not isinstance(options, kind):
+        raise ValueError(f"options must be a {kind.__name__}, got {type(options).__name__}")
+    names = {field.name for field in dataclasses.fields(kind)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(
+            f"unknown {what} option(s) {unknown}; expected fields of {kind.__name__}: "
+            f"{sorted(names)}"
+        )

@@ -174,16 +174,16 @@ def fixed_points_by_input(
         eigenvalues (sorted by modulus, largest first).
     """
     values = _inputs_2d(inputs, _check_model(model))
-    if _resolved_route(route, model) == "exact":
-        unknown = sorted(set(options) - _EXACT_OPTIONS)
-        if unknown:
-            raise ValueError(
-                f"options {unknown} do not apply to the exact route (it takes "
-                f"{sorted(_EXACT_OPTIONS)}); pass route='smooth' to use them"
-            )
-        starts, index = trajectory_starts(model, values, n_steps, n_per_input)
-        return find_fixed_points_exact(model, values, starts, index, **options).points
+    exact = _resolved_route(route, model) == "exact"
+    unknown = sorted(set(options) - _EXACT_OPTIONS) if exact else []
+    if unknown:
+        raise ValueError(
+            f"options {unknown} do not apply to the exact route (it takes "
+            f"{sorted(_EXACT_OPTIONS)}); pass route='smooth' to use them"
+        )
     starts, index = trajectory_starts(model, values, n_steps, n_per_input)
+    if exact:
+        return find_fixed_points_exact(model, values, starts, index, **options).points
     return find_fixed_points_along(model, values, starts, index, **options)
 
 

@@ -14,7 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from fhnrnn._validation import finite_positive, non_negative_int, positive_int
+from fhnrnn._validation import (
+    finite_positive,
+    non_negative_int,
+    options_and_overrides,
+    positive_int,
+)
 
 __all__ = ["FitOptions"]
 
@@ -253,15 +258,7 @@ class FitOptions:
             When ``options`` is not a FitOptions, an override names no field, or a required
             field (``seed``, ``max_epochs``, ``target_loss``) is given nowhere.
         """
-        if options is not None and not isinstance(options, cls):
-            raise ValueError(f"options must be a FitOptions, got {type(options).__name__}")
-        names = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(overrides) - names)
-        if unknown:
-            raise ValueError(
-                f"unknown training option(s) {unknown}; expected fields of FitOptions: "
-                f"{sorted(names)}"
-            )
+        options_and_overrides(options, overrides, cls, "training")
         if options is not None:
             return dataclasses.replace(options, **overrides)
         missing = [name for name in _REQUIRED if name not in overrides]

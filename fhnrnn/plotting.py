@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
@@ -896,8 +897,6 @@ def plot_piecewise_curve(
     Figure
         Top: voltage against current; bottom: unstable multipliers against current.
     """
-    from matplotlib.collections import LineCollection
-
     figsize = figsize or paper_figsize("rnn_branch")
     fig, (top, bottom) = plt.subplots(2, 1, figsize=figsize, sharex=True, layout="constrained",
                                       gridspec_kw={"height_ratios": [3, 2]})

@@ -80,6 +80,10 @@ class Certificate:
     x : ndarray, shape (d,)
         ``(I - A) x = B u + c`` on the pattern's region.
     pattern : ndarray of bool, shape (n_1 + ... + n_L,)
+    jacobian : ndarray, shape (d, d)
+        ``A = dF/dx`` on the region.
+    jacobian_input : ndarray, shape (d, m)
+        ``B = dF/du`` on the region.
     valid : bool
         The solution lies in the region of its pattern (up to the facet tolerance).
     margin : float
@@ -93,6 +97,8 @@ class Certificate:
 
     x: np.ndarray
     pattern: np.ndarray
+    jacobian: np.ndarray
+    jacobian_input: np.ndarray
     valid: bool
     margin: float
     on_facet: bool
@@ -107,9 +113,10 @@ def certify(cell: Any, x: np.ndarray, u: float) -> Certificate:
     if inputs.size != 1:
         raise ValueError(f"u must be one number, got shape {np.shape(u)}")
     pattern = stack.pattern(state, inputs)
-    a, b, c = stack.affine_piece(pattern)
+    layer_maps = stack.preactivation_maps(pattern)
+    a, b, c = stack.affine_piece(pattern, layer_maps)
     solved = np.linalg.solve(np.eye(stack.state_size) - a, b @ inputs + c)
-    maps = np.vstack(stack.preactivation_maps(pattern))
+    maps = np.vstack(layer_maps)
     layers = maps @ np.concatenate([solved, inputs, [1.0]])
     scale = 1.0 + np.abs(layers).max()
     # A unit whose pre-activation does not vary on the region (every path to it is off) is
@@ -121,6 +128,8 @@ def certify(cell: Any, x: np.ndarray, u: float) -> Certificate:
     return Certificate(
         x=solved,
         pattern=pattern,
+        jacobian=a,
+        jacobian_input=b,
         valid=bool(signed.size == 0 or signed.min() > -_FACET),
         margin=margin,
         on_facet=margin < _FACET,
@@ -202,6 +211,15 @@ class PiecewiseCurve:
     def border_collisions(self) -> tuple[CurveEvent, ...]:
         """The facets where the number of unstable multipliers changes (folds excluded)."""
         return tuple(e for e in self.events if e.kind is EventKind.BORDER_COLLISION)
+
+    def passes(self, x: np.ndarray, u: float, tol: float = 1e-7) -> bool:
+        """Whether the state ``x`` (d,) at input ``u`` lies on the curve.
+
+        "On" means within ``tol * (1 + |x|_inf)`` of one of its points at ``u``.
+        """
+        states, _ = self.points_at(u)
+        scale = tol * (1.0 + np.abs(x).max())
+        return bool(len(states)) and bool(np.abs(states - x).max(axis=1).min() <= scale)
 
     def points_at(self, u: float) -> tuple[np.ndarray, np.ndarray]:
         """The curve's points at input ``u``: states (P, d) and their segments (P,).

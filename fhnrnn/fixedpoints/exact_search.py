@@ -202,7 +202,7 @@ class _Search:
         self.failed.append((end[:-1], u, len(self.ends) - 1))
 
     def _add(self, state: np.ndarray, u: float) -> None:
-        if any(_on_curve(curve, state, u) for curve in self.curves):
+        if any(curve.passes(state, u, _SAME) for curve in self.curves):
             return
         certificate = certify(self.stack, state, u)
         if certificate.valid:
@@ -262,12 +262,6 @@ class _Search:
         )
 
 
-def _on_curve(curve: PiecewiseCurve, state: np.ndarray, u: float) -> bool:
-    states, _ = curve.points_at(u)
-    scale = _SAME * (1.0 + np.abs(state).max())
-    return bool(len(states)) and bool(np.abs(states - state).max(axis=1).min() <= scale)
-
-
 def _fixed_points(
     stack: ReLUStack,
     certificates: list,
@@ -279,8 +273,7 @@ def _fixed_points(
     d = stack.state_size
     xstar = np.array([c.x for c in certificates]).reshape(-1, d)
     u = np.array(inputs, dtype=np.float64).reshape(-1, 1)
-    pieces = [stack.affine_piece(c.pattern) for c in certificates]
-    jacobian = np.array([piece[0] for piece in pieces]).reshape(-1, d, d)
+    jacobian = np.array([c.jacobian for c in certificates]).reshape(-1, d, d)
     values, vectors = _sorted_eig(jacobian)
     residual = stack.step(xstar, u) - xstar if len(xstar) else np.zeros((0, d))
     failed_x = np.array([state for state, _, _ in failed]).reshape(-1, d)
@@ -291,7 +284,7 @@ def _fixed_points(
         u=u,
         q=0.5 * (residual**2).sum(axis=1),
         jacobian=jacobian,
-        jacobian_input=np.array([piece[1] for piece in pieces]).reshape(-1, d, 1),
+        jacobian_input=np.array([c.jacobian_input for c in certificates]).reshape(-1, d, 1),
         eigenvalues=values,
         eigenvectors=vectors,
         n_started=n_started + len(xstar),

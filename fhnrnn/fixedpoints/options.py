@@ -15,7 +15,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from fhnrnn._validation import finite_positive, non_negative_int
+from fhnrnn._validation import finite_positive, non_negative_int, options_and_overrides
 
 __all__ = ["LinearSolver", "Method", "SearchOptions", "Status"]
 
@@ -167,14 +167,6 @@ class SearchOptions:
         ValueError
             When ``options`` is not a SearchOptions, or an override names no field.
         """
-        if options is not None and not isinstance(options, cls):
-            raise ValueError(f"options must be a SearchOptions, got {type(options).__name__}")
-        names = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(overrides) - names)
-        if unknown:
-            raise ValueError(
-                f"unknown search option(s) {unknown}; expected fields of SearchOptions: "
-                f"{sorted(names)}"
-            )
+        options_and_overrides(options, overrides, cls, "search")
         base = cls(**defaults) if options is None else options
         return dataclasses.replace(base, **overrides)

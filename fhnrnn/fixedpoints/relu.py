@@ -171,12 +171,16 @@ class ReLUStack:
             linear = maps[-1] * on[:, None]
         return maps
 
-    def affine_piece(self, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def affine_piece(
+        self, pattern: np.ndarray, maps: list[np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``F = A x + B u + c`` on the region of an activation pattern.
 
         Parameters
         ----------
         pattern : ndarray of bool, shape (n_1 + ... + n_L,)
+        maps : list of ndarray, optional
+            The pattern's :meth:`preactivation_maps`, when the caller has them already.
 
         Returns
         -------
@@ -184,14 +188,10 @@ class ReLUStack:
         B : ndarray, shape (d, m)
         c : ndarray, shape (d,)
         """
-        last = self.preactivations_maps_last(pattern)
+        maps = self.preactivation_maps(pattern) if maps is None else maps
+        last = self.state_out @ (maps[-1] * self.split(pattern)[-1][:, None])
         d, m = self.state_size, self.input_size
         return last[:, :d], last[:, d : d + m] + self.input_out, last[:, -1] + self.bias_out
-
-    def preactivations_maps_last(self, pattern: np.ndarray) -> np.ndarray:
-        """``R h_L`` as an affine map of ``(x, u, 1)`` on a pattern's region, (d, d + m + 1)."""
-        last = self.preactivation_maps(pattern)[-1] * self.split(pattern)[-1][:, None]
-        return self.state_out @ last
 
     @cached_property
     def closing(self) -> np.ndarray:

@@ -64,13 +64,6 @@ def fhn_rnn_curves(run: FHNRNNRun) -> tuple[CurveSummary, ...]:
     curves: list[PiecewiseCurve] = []
     for index in order:
         x, u = points.xstar[index], float(points.u[index, 0])
-        if not any(_passes(curve, x, u) for curve in curves):
+        if not any(curve.passes(x, u, _ON_CURVE) for curve in curves):
             curves.append(trace_fixed_points(run.model, x, u, EXACT_CURVES["u_range"]))
     return tuple(CurveSummary(curve, translate(run.model, curve.x)[:, 0]) for curve in curves)
-
-
-def _passes(curve: PiecewiseCurve, x: np.ndarray, u: float) -> bool:
-    states, _ = curve.points_at(u)
-    return bool(len(states)) and bool(
-        np.abs(states - x).max(axis=1).min() <= _ON_CURVE * (1.0 + np.abs(x).max())
-    )
