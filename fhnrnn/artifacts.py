@@ -57,6 +57,7 @@ __all__ = [
     "ARTIFACT_FORMAT",
     "ArtifactWarning",
     "artifacts_dir",
+    "load_network",
     "load_results",
     "manifests",
     "obtain",
@@ -158,13 +159,16 @@ def recipe_key(name: str, recipe: Mapping[str, Any], cell: type[RNNCell], seed: 
     return hashlib.sha256(json.dumps(description, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def trained(name: str, model: RNNCell, key: str, train: Callable[[], FitResult]) -> FitResult:
+def trained(
+    name: str, model: RNNCell, key: str, train: Callable[[], FitResult], *,
+    folder: Path | None = None,
+) -> FitResult:
     """The network of artifact ``name`` loaded into ``model``, or ``train()`` when unusable.
 
     Parameters
     ----------
     name : str
-        The artifact (``artifacts/NAME.safetensors`` and ``NAME.json``).
+        The artifact (``FOLDER/NAME.safetensors`` and ``NAME.json``).
     model : RNNCell
         The recipe's untrained cell; the shipped weights are copied into it.
     key : str
@@ -173,6 +177,8 @@ def trained(name: str, model: RNNCell, key: str, train: Callable[[], FitResult])
         Trains ``model`` in place (e.g. through :func:`fhnrnn.training.fit`) and returns the
         result; called when the artifact is missing, stale, corrupt, or ignored
         (``FHNRNN_RETRAIN=1``).
+    folder : Path, optional
+        The artifacts' folder; :func:`artifacts_dir` by default.
 
     Returns
     -------
@@ -183,15 +189,22 @@ def trained(name: str, model: RNNCell, key: str, train: Callable[[], FitResult])
     if retraining():
         return train()
     try:
-        result = _load(name, model, key)
+        result = load_network(name, model, key, folder=folder)
     except EntryError as error:
         warnings.warn(f"{error}; training anew", ArtifactWarning, stacklevel=2)
         return train()
     return result if result is not None else train()
 
 
-def _load(name: str, model: RNNCell, key: str) -> FitResult | None:
-    folder = artifacts_dir()
+def load_network(
+    name: str, model: RNNCell, key: str, *, folder: Path | None = None
+) -> FitResult | None:
+    """The shipped network ``name`` loaded into ``model``; None (with a warning) if missing.
+
+    Raises :class:`fhnrnn._store.EntryError` (a ValueError) when the manifest carries another
+    key, the file fails its checksum, or the manifest does not fit the schema.
+    """
+    folder = artifacts_dir() if folder is None else Path(folder)
     entry = read_entry(
         folder, name, {"key": key, "format": ARTIFACT_FORMAT},
         f"{folder / name}.json was trained by another version of its recipe (its key "
@@ -268,6 +281,7 @@ def ship(
     recipe: Mapping[str, Any],
     seed: int,
     errors: Mapping[str, float | None],
+    folder: Path | None = None,
 ) -> dict[str, Any]:
     """Write a trained network into the artifacts folder (over any artifact of that name).
 
@@ -285,6 +299,8 @@ def ship(
         The recipe's seed.
     errors : mapping
         The errors to record.
+    folder : Path, optional
+        The artifacts' folder; :func:`artifacts_dir` by default.
 
     Returns
     -------
@@ -310,7 +326,8 @@ def ship(
         "errors": {k: (None if v is None else float(v)) for k, v in errors.items()},
         **training_environment(int(recipe["threads"])),
     }
-    return write_entry(artifacts_dir(), name, tensors, manifest)
+    return write_entry(artifacts_dir() if folder is None else Path(folder), name, tensors,
+                       manifest)
 
 
 def load_results(

@@ -80,6 +80,24 @@ def _init_linear_uniform(layer: nn.Linear, generator: torch.Generator) -> None:
 
 
 PAPER_INITS = ("identity", "default", "paired_rotation")
+TANH_INITS = ("gaussian", "rotation")
+
+
+def _plane_rotations(
+    n_planes: int, period_range: tuple[float, float], generator: torch.Generator,
+    n_layers: int = 1,
+) -> Tensor:
+    """Block-diagonal rotations of ``n_planes`` planes, float64 (2 n_planes, 2 n_planes).
+
+    Each plane's period (in steps of ``n_layers`` applications) is drawn from
+    ``U(period_range)``.
+    """
+    low, high = period_range
+    periods = low + (high - low) * torch.rand(n_planes, generator=generator, dtype=torch.float64)
+    angles = 2 * math.pi / (periods * n_layers)
+    cos, sin = torch.cos(angles), torch.sin(angles)
+    rotations = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
+    return torch.block_diag(*rotations)
 
 
 def _check_period_range(period_range: tuple[float, float]) -> tuple[float, float]:
@@ -376,13 +394,7 @@ class PaperRNN(RNNCell):
 
     def _initialise_paired_rotation(self, generator: torch.Generator) -> None:
         n_planes = self.hidden_size // 4
-        low, high = self.period_range
-        draws = torch.rand(n_planes, generator=generator, dtype=torch.float64)
-        periods = low + (high - low) * draws
-        angles = 2 * math.pi / (periods * self.n_layers)
-        cos, sin = torch.cos(angles), torch.sin(angles)
-        rotations = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
-        half = torch.block_diag(*rotations)
+        half = _plane_rotations(n_planes, self.period_range, generator, self.n_layers)
         weight = torch.cat([torch.cat([half, -half], 1), torch.cat([-half, half], 1)], 0)
         in_weight = torch.randn(
             2 * n_planes, self.input_size, generator=generator, dtype=torch.float64
@@ -448,10 +460,16 @@ class PaperRNN(RNNCell):
 class TanhRNN(RNNCell):
     r"""Vanilla tanh cell, :math:`x_{t+1} = \tanh(W x_t + B u_t + b)`, :math:`y = C x + c`.
 
-    ``W`` starts as a Gaussian matrix rescaled to the given spectral radius; ``B``, ``b``,
-    ``C`` and ``c`` start from PyTorch's default ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, and
-    ``C`` is then multiplied by ``readout_scale``. A large read-out lets the network produce
-    an output of order one from a small excursion of the hidden state.
+    ``init="gaussian"``: ``W`` starts as a Gaussian matrix rescaled to the given spectral
+    radius. ``init="rotation"``: ``W`` starts block-diagonal, ``H/2`` plane rotations with
+    periods (in steps) drawn from ``U(period_range)``, times the spectral radius: near the
+    origin, where tanh is the identity, the initial cell is a slow, neutral (radius 1)
+    oscillator, as the paired-rotation start of :class:`PaperRNN` is. ``B``, ``b``, ``C`` and
+    ``c`` start from PyTorch's default ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``; ``B`` and ``b``
+    are then multiplied by ``input_scale`` and ``C`` by ``readout_scale``. A small input keeps
+    the initial state where tanh is nearly linear (a saturated start does not learn the FHN
+    task); a large read-out lets the network produce an output of order one from a small
+    excursion of the hidden state.
 
     Parameters
     ----------
@@ -465,6 +483,12 @@ class TanhRNN(RNNCell):
         Largest eigenvalue modulus of the initial recurrent matrix ``W`` (> 0).
     readout_scale : float
         Factor (> 0) applied to the initial read-out weights ``C``.
+    input_scale : float
+        Factor (> 0) applied to the initial input weights ``B`` and bias ``b``.
+    init : {"gaussian", "rotation"}
+        How ``W`` starts (see above).
+    period_range : (float, float)
+        The band of the rotation periods, in steps (``init="rotation"``; needs an even H).
     seed : int
         Seed of the initial weights.
     """
@@ -477,6 +501,9 @@ class TanhRNN(RNNCell):
         *,
         spectral_radius: float = 1.0,
         readout_scale: float = 1.0,
+        input_scale: float = 1.0,
+        init: str = "gaussian",
+        period_range: tuple[float, float] = (90.0, 200.0),
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -485,6 +512,15 @@ class TanhRNN(RNNCell):
         self.hidden_size = self.state_size = positive_int(hidden_size, "hidden_size")
         self.spectral_radius = finite_positive(spectral_radius, "spectral_radius")
         self.readout_scale = finite_positive(readout_scale, "readout_scale")
+        self.input_scale = finite_positive(input_scale, "input_scale")
+        if init not in TANH_INITS:
+            raise ValueError(f"init must be one of {TANH_INITS}, got {init!r}")
+        if init == "rotation" and self.hidden_size % 2:
+            raise ValueError(
+                f"hidden_size must be even for init='rotation', got {hidden_size}"
+            )
+        self.init = init
+        self.period_range = _check_period_range(period_range)
         self.seed = non_negative_int(seed, "seed")
 
         self.recurrent_layer = _uninitialised_linear(self.hidden_size, self.hidden_size, bias=False)
@@ -493,18 +529,25 @@ class TanhRNN(RNNCell):
         self._initialise(_generator(self.seed))
 
     def _initialise(self, generator: torch.Generator) -> None:
-        size = self.hidden_size
-        gaussian = torch.randn(size, size, generator=generator, dtype=torch.float64)
-        radius = torch.linalg.eigvals(gaussian).abs().max()
+        if self.init == "rotation":
+            rotations = _plane_rotations(self.hidden_size // 2, self.period_range, generator)
+            weight = rotations * self.spectral_radius
+        else:
+            gaussian = torch.randn(self.hidden_size, self.hidden_size, generator=generator,
+                                   dtype=torch.float64)
+            radius = torch.linalg.eigvals(gaussian).abs().max()
+            weight = gaussian * (self.spectral_radius / radius)
         with torch.no_grad():
-            self.recurrent_layer.weight.copy_(gaussian * (self.spectral_radius / radius))
+            self.recurrent_layer.weight.copy_(weight)
         _init_linear_uniform(self.input_layer, generator)
         _init_linear_uniform(self.output_layer, generator)
         with torch.no_grad():
+            self.input_layer.weight.mul_(self.input_scale)
+            self.input_layer.bias.mul_(self.input_scale)
             self.output_layer.weight.mul_(self.readout_scale)
 
     def config(self) -> dict[str, Any]:
-        """Constructor settings (JSON-serialisable); ``readout_scale`` only when not 1."""
+        """Constructor settings (JSON-serialisable); the scales and ``init`` only when set."""
         config = {
             "input_size": self.input_size,
             "output_size": self.output_size,
@@ -514,6 +557,11 @@ class TanhRNN(RNNCell):
         }
         if self.readout_scale != 1.0:
             config["readout_scale"] = self.readout_scale
+        if self.input_scale != 1.0:
+            config["input_scale"] = self.input_scale
+        if self.init != "gaussian":
+            config["init"] = self.init
+            config["period_range"] = list(self.period_range)
         return config
 
     def _step(self, x: Tensor, u: Tensor) -> Tensor:

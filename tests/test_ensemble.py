@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ from fhnrnn.ensemble import (
     label_groups,
     load_arrays,
     run_member,
+    train_member,
 )
 from fhnrnn.ensemble.dynamics import current_index
 from fhnrnn.ensemble.measure import _criterion
@@ -56,14 +58,17 @@ def test_a_run_id_round_trips_and_bad_levels_name_their_factor() -> None:
 
 def test_the_design_covers_every_level_with_the_seeds_it_promises() -> None:
     runs = design()
-    assert len(runs) >= 60
-    assert len({spec.run_id for spec in runs}) == len(runs)
-    cells = Counter((spec.cell, spec.init, spec.data) for spec in runs)
-    assert cells["paper", "rot90_200", "study"] >= 10
-    assert min(cells.values()) >= 5
+    assert len({spec.run_id for spec in runs}) == len(runs) == 110
+    arms = Counter((spec.cell, spec.init, spec.data) for spec in runs)
+    assert set(arms.values()) == {10} and len(arms) == 11
     assert {spec.cell for spec in runs} == set(CELLS)
     assert {spec.init for spec in runs if spec.cell == "paper"} == set(INITS)
-    assert {spec.data for spec in runs if spec.cell in ("paper", "gru")} == set(DATA)
+    assert all((cell, "default", data) in arms for cell in ("tanh", "gru", "lstm") for data in DATA)
+    # seed by seed: a sweep cut short has every arm at the same number of seeds
+    assert [spec.seed for spec in runs] == sorted(spec.seed for spec in runs)
+    assert design(2) == runs[:22]
+    with pytest.raises(ValueError, match="seeds must be a positive int"):
+        design(0)
 
 
 def test_the_criterion_uses_the_period_and_counts_a_resting_network_as_a_miss() -> None:
@@ -117,24 +122,37 @@ def tiny_budget(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("FHNRNN_CACHE_DIR", str(tmp_path / "cache"))
 
 
+@pytest.fixture
+def measured(tiny_budget: None, tmp_path: Path) -> Path:
+    """Two tiny GRU runs trained into ``tmp_path/nets`` and measured into ``tmp_path/runs``."""
+    for run_id in ("gru-default-study-s1", "gru-default-study-s2"):
+        assert cli.main(["train", run_id, "--networks-dir", str(tmp_path / "nets")]) == 0
+        assert cli.main(["run", run_id, "--networks-dir", str(tmp_path / "nets"),
+                         "--out-dir", str(tmp_path / "runs")]) == 0
+    return tmp_path
+
+
 @pytest.mark.slow
 def test_one_run_writes_its_row_and_arrays_and_the_table_gathers_them(
-    tiny_budget: None, tmp_path: Path, capsys: pytest.CaptureFixture
+    measured: Path, tmp_path: Path
 ) -> None:
-    assert cli.main(["run", "gru-default-study-s1", "--out-dir", str(tmp_path / "runs")]) == 0
-    assert "gru-default-study-s1: train MSE" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "nets" / "gru-default-study-s1.json").read_text())
+    assert manifest["name"] == "gru-default-study-s1" and manifest["updates"] == 5
     record = json.loads((tmp_path / "runs" / "gru-default-study-s1.json").read_text())
+    assert record["network_sha256"] == manifest["sha256"]
     row = record["row"]
     assert set(COLUMNS) <= set(row)
     assert row["updates"] == 5 and row["n_params"] == 3 * (8 * 8 + 8 + 8 + 8) + 9
-    assert record["environment"]["threads"] == 1
+    assert record["training_environment"]["threads"] == 1
     arrays = load_arrays(tmp_path / "runs", "gru-default-study-s1")
     assert arrays["fp_xstar"].shape == (len(arrays["fp_u"]), 8)
     kept = arrays["fp_u"][~arrays["fp_outlier"]]
     assert row["n_fixed_points"] == int(np.isin(kept, STUDY_CURRENTS).sum())
     assert arrays["fp_central"].sum() == len(np.unique(kept))
     with pytest.raises(ValueError, match="already has results"):
-        run_member("gru-default-study-s1", tmp_path / "runs")
+        run_member("gru-default-study-s1", tmp_path / "runs", networks=tmp_path / "nets")
+    with pytest.raises(ValueError, match="already has a network"):
+        train_member("gru-default-study-s1", tmp_path / "nets")
     assert aggregate(tmp_path / "runs", tmp_path / "runs.csv", ["gru-default-study-s1"]) == 1
     with (tmp_path / "runs.csv").open() as handle:
         table = list(csv.DictReader(handle))
@@ -144,6 +162,39 @@ def test_one_run_writes_its_row_and_arrays_and_the_table_gathers_them(
 def test_aggregate_names_the_runs_without_results(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="without a result file"):
         aggregate(tmp_path, tmp_path / "runs.csv", ["paper-default-study-s0"])
+
+
+def test_measuring_a_run_without_a_network_says_how_to_train_it(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="ensemble train gru-default-study-s3"):
+        run_member("gru-default-study-s3", tmp_path / "runs", networks=tmp_path / "nets")
+
+
+def _rewrite(path: Path, change: Callable[[dict], None]) -> None:
+    record = json.loads(path.read_text())
+    change(record)
+    path.write_text(json.dumps(record))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda record: record["row"].update(run_id="gru-default-study-s9"), "holds the row of run"),
+    (lambda record: record.update(measure_version=1), "measured by version 1"),
+    (lambda record: record.update(network_key="0" * 64), "trained by another recipe"),
+    (lambda record: record.update(network_sha256="duplicate"), "the same network"),
+])
+def test_aggregate_refuses_a_file_that_does_not_hold_its_run_and_names_it(
+    measured: Path, change: Callable[[dict], None], message: str
+) -> None:
+    runs = measured / "runs"
+    ids = ["gru-default-study-s1", "gru-default-study-s2"]
+    assert aggregate(runs, measured / "runs.csv", ids) == 2
+    if message == "the same network":
+        _rewrite(runs / f"{ids[0]}.json", change)
+    _rewrite(runs / f"{ids[1]}.json", change)
+    with pytest.raises(ValueError, match=message) as error:
+        aggregate(runs, measured / "again.csv", ids)
+    assert f"{ids[1]}.json" in str(error.value)
+    assert not (measured / "again.csv").exists()
 
 
 def test_the_cli_lists_the_design_and_reports_bad_run_ids(capsys: pytest.CaptureFixture) -> None:
@@ -159,19 +210,21 @@ def test_the_snakefile_lists_one_job_per_run_and_the_table(tmp_path: Path) -> No
     snakemake = Path(sys.executable).parent / "snakemake"
     result = subprocess.run(
         [str(snakemake if snakemake.exists() else "snakemake"), "-s", "workflow/Snakefile",
-         "--profile", "workflow/profiles/local", "-n", "--config", f"out={tmp_path}"],
+         "--profile", "workflow/profiles/local", "-n", "--config", f"out={tmp_path}",
+         f"networks={tmp_path / 'nets'}"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )
     rows = [line.split() for line in (result.stdout + result.stderr).splitlines()]
     jobs = {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit()}
-    assert jobs["run"] == len(design())
+    assert jobs["train"] == jobs["run"] == len(design())
     assert jobs["aggregate"] == 1
 
 
-def test_the_shipped_table_holds_every_run_of_the_design() -> None:
+def test_the_shipped_table_holds_runs_of_the_design_each_with_its_arrays() -> None:
     with (ROOT / "results" / "ensemble" / "runs.csv").open() as handle:
         table = list(csv.DictReader(handle))
-    assert [row["run_id"] for row in table] == sorted(spec.run_id for spec in design())
+    run_ids = [row["run_id"] for row in table]
+    assert run_ids == sorted(run_ids) and set(run_ids) <= {spec.run_id for spec in design()}
     assert all(row[column] != "" for row in table for column in ("train_mse", "n_params"))
     assert all((ROOT / "results" / "ensemble" / "runs" / f"{row['run_id']}.npz").is_file()
                for row in table)

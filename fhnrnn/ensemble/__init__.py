@@ -21,13 +21,14 @@ from typing import Any
 _SUBMODULES = {
     "dynamics": ("ANALYSIS_CURRENTS", "DT", "REST_CURRENTS", "STUDY_CURRENTS", "central_points",
                  "fhn_references", "free_run", "outliers"),
-    "factors": ("CELLS", "DATA", "INITS", "RunSpec", "design"),
+    "factors": ("ARMS", "CELLS", "DATA", "INITS", "SEEDS_PER_ARM", "RunSpec", "design"),
     "figures": ("plot_by_group", "plot_piecewise", "plot_vstar_curves"),
     "measure": ("PERIOD_TOLERANCE", "activation_patterns", "compare_with_fhn", "measure_run"),
     "results": ("COLUMNS", "aggregate", "load_arrays", "load_table", "result_paths",
-                "run_member", "shipped_results_dir"),
+                "run_member", "shipped_results_dir", "train_member"),
     "summary": ("GROUPS", "data_effect", "group_summary", "label_groups"),
-    "train": ("TrainedRun", "new_cell", "parameter_count", "train_run"),
+    "train": ("TrainedRun", "load_run", "networks_dir", "new_cell", "parameter_count", "run_key",
+              "ship_run", "train_run"),
 }
 _HOME = {name: module for module, names in _SUBMODULES.items() for name in names}
 
@@ -46,6 +47,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ANALYSIS_CURRENTS",
+    "ARMS",
     "CELLS",
     "COLUMNS",
     "DATA",
@@ -54,6 +56,7 @@ __all__ = [
     "INITS",
     "PERIOD_TOLERANCE",
     "REST_CURRENTS",
+    "SEEDS_PER_ARM",
     "STUDY_CURRENTS",
     "RunSpec",
     "TrainedRun",
@@ -68,8 +71,10 @@ __all__ = [
     "group_summary",
     "label_groups",
     "load_arrays",
+    "load_run",
     "load_table",
     "measure_run",
+    "networks_dir",
     "new_cell",
     "outliers",
     "parameter_count",
@@ -77,7 +82,10 @@ __all__ = [
     "plot_piecewise",
     "plot_vstar_curves",
     "result_paths",
+    "run_key",
     "run_member",
+    "ship_run",
     "shipped_results_dir",
+    "train_member",
     "train_run",
 ]

@@ -1,4 +1,4 @@
-"""``python -m fhnrnn ensemble {list,run,aggregate}``: the entries the Snakefile calls."""
+"""``python -m fhnrnn ensemble {list,train,run,aggregate}``: the entries the Snakefile calls."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fhnrnn.ensemble.factors import design
-from fhnrnn.ensemble.results import aggregate, run_member
+from fhnrnn.ensemble.factors import SEEDS_PER_ARM, design
+from fhnrnn.ensemble.results import aggregate, run_member, train_member
 
 __all__ = ["main"]
 
@@ -18,14 +18,22 @@ def _parser() -> argparse.ArgumentParser:
                                      description="The ensemble study's runs (issue 12).")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="print the run ids of the design, one per line")
-    run = commands.add_parser("run", help="train and measure one run")
-    run.add_argument("run_id", help="<cell>-<init>-<data>-s<seed>, e.g. paper-rot90_200-study-s0")
+    train = commands.add_parser("train", help="train one run and ship its network")
+    run = commands.add_parser("run", help="measure the shipped network of one run")
+    for command in (train, run):
+        command.add_argument("run_id",
+                             help="<cell>-<init>-<data>-s<seed>, e.g. paper-rot90_200-study-s0")
+        command.add_argument("--networks-dir", type=Path, default=None,
+                             help="folder of the networks (default: artifacts/ensemble)")
+        command.add_argument("--overwrite", action="store_true",
+                             help="replace existing files of the run")
+    train.add_argument("--progress", action="store_true", help="show a progress bar")
     run.add_argument("--out-dir", type=Path, required=True, help="folder of the result files")
-    run.add_argument("--overwrite", action="store_true", help="replace existing result files")
-    run.add_argument("--progress", action="store_true", help="show a progress bar")
     gather = commands.add_parser("aggregate", help="gather the per-run rows into one CSV")
     gather.add_argument("--runs-dir", type=Path, required=True, help="folder of the result files")
     gather.add_argument("--out", type=Path, required=True, help="the CSV to write")
+    gather.add_argument("--seeds", type=int, default=SEEDS_PER_ARM,
+                        help=f"seeds per arm (default {SEEDS_PER_ARM})")
     return parser
 
 
@@ -35,14 +43,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if arguments.command == "list":
             print("\n".join(spec.run_id for spec in design()))
+        elif arguments.command == "train":
+            path = train_member(arguments.run_id, arguments.networks_dir,
+                                overwrite=arguments.overwrite, progress=arguments.progress)
+            print(f"{arguments.run_id}: network -> {path}")
         elif arguments.command == "run":
-            row = run_member(arguments.run_id, arguments.out_dir, overwrite=arguments.overwrite,
-                             progress=arguments.progress)
+            row = run_member(arguments.run_id, arguments.out_dir,
+                             networks=arguments.networks_dir, overwrite=arguments.overwrite)
             print(f"{row['run_id']}: train MSE {row['train_mse']:.4f}, fixed points at "
                   f"{row['n_currents_with_fp']}/{row['n_currents']} currents, "
                   f"RMSE to v* {row['rmse_vstar']:.3f}, to <v> {row['rmse_cycle_mean']:.3f}")
         else:
-            count = aggregate(arguments.runs_dir, arguments.out)
+            run_ids = sorted(spec.run_id for spec in design(arguments.seeds))
+            count = aggregate(arguments.runs_dir, arguments.out, run_ids)
             print(f"{count} runs -> {arguments.out}")
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -12,12 +12,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from fhnrnn._paths import atomic_write_bytes, atomic_write_text, project_root
+from fhnrnn._store import read_manifest
 from fhnrnn.artifacts import training_environment
 from fhnrnn.ensemble.factors import RunSpec, design
 from fhnrnn.ensemble.measure import MEASURE_VERSION, measure_run
-from fhnrnn.ensemble.train import train_run
+from fhnrnn.ensemble.train import load_run, networks_dir, run_key, ship_run, train_run
 
 __all__ = [
     "COLUMNS",
@@ -27,6 +29,7 @@ __all__ = [
     "result_paths",
     "run_member",
     "shipped_results_dir",
+    "train_member",
 ]
 
 # The columns of runs.csv, in order.
@@ -47,20 +50,47 @@ def result_paths(folder: Path, run_id: str) -> tuple[Path, Path]:
     return folder / f"{run_id}.json", folder / f"{run_id}.npz"
 
 
-def run_member(run_id: str, folder: Path, *, overwrite: bool = False,
-               progress: bool = False) -> dict[str, Any]:
-    """Train and measure one run, and write its two result files (arrays first, row last).
+def train_member(run_id: str, networks: Path | None = None, *, overwrite: bool = False,
+                 progress: bool = False) -> Path:
+    """Train one run and ship its network (see :func:`fhnrnn.ensemble.ship_run`).
+
+    Parameters
+    ----------
+    run_id : str
+        ``<cell>-<init>-<data>-s<seed>`` (:class:`fhnrnn.ensemble.RunSpec`).
+    networks : Path, optional
+        Where the network goes; ``artifacts/ensemble`` by default.
+    overwrite : bool
+        Replace a network already there; otherwise that is an error (checked first).
+    progress : bool
+        Show a progress bar over the training updates.
+
+    Returns
+    -------
+    Path
+        The network's tensor file.
+    """
+    spec = RunSpec.parse(run_id)
+    folder = networks_dir() if networks is None else Path(networks)
+    if not overwrite and (folder / f"{run_id}.json").exists():
+        raise ValueError(f"run {run_id!r} already has a network in {folder}; pass overwrite")
+    return ship_run(train_run(spec, progress=progress), folder, overwrite=overwrite)
+
+
+def run_member(run_id: str, folder: Path, *, networks: Path | None = None,
+               overwrite: bool = False) -> dict[str, Any]:
+    """Measure the shipped network of one run; write its two result files (arrays, then row).
 
     Parameters
     ----------
     run_id : str
         ``<cell>-<init>-<data>-s<seed>`` (:class:`fhnrnn.ensemble.RunSpec`).
     folder : Path
-        Where the files go.
+        Where the result files go.
+    networks : Path, optional
+        The folder of the trained networks; ``artifacts/ensemble`` by default.
     overwrite : bool
         Replace existing result files; otherwise they are an error.
-    progress : bool
-        Show a progress bar over the training updates.
 
     Returns
     -------
@@ -71,19 +101,59 @@ def run_member(run_id: str, folder: Path, *, overwrite: bool = False,
     row_path, array_path = result_paths(Path(folder), run_id)
     if not overwrite and row_path.exists():  # the row is written last: it marks a finished run
         raise ValueError(f"run_id {run_id!r} already has results in {folder}; pass overwrite")
-    run = train_run(spec, progress=progress)
+    networks = networks_dir() if networks is None else Path(networks)
+    run = load_run(spec, networks)
     start = time.perf_counter()
     row, arrays = measure_run(run)
     row["measure_seconds"] = round(time.perf_counter() - start, 1)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     atomic_write_bytes(array_path, buffer.getvalue())
+    manifest = read_manifest(networks, run_id) or {}
     record = {"row": row, "measure_version": MEASURE_VERSION, "recipe": spec.recipe(),
-              "fit_key": run.fit.key,
-              "from_cache": run.fit.from_cache,
-              "environment": training_environment(spec.recipe()["threads"])}
+              "network_key": run_key(spec), "network_sha256": manifest.get("sha256"),
+              "training_environment": {key: manifest.get(key) for key in _TRAINED_ON},
+              "environment": training_environment(torch.get_num_threads())}
     atomic_write_text(row_path, json.dumps(record, indent=1, default=_jsonable) + "\n")
     return row
+
+
+_TRAINED_ON = ("torch", "cpu_capability", "threads", "machine", "created")
+
+
+def _checked_record(path: Path, run_id: str) -> dict[str, Any]:
+    """The record of ``path``, checked against its run (ValueError naming the file)."""
+    try:
+        record = json.loads(path.read_text())
+        row = record["row"]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a result file of the ensemble ({error})") from None
+    if row.get("run_id") != run_id:
+        raise ValueError(f"{path}: holds the row of run {row.get('run_id')!r}, not {run_id!r}")
+    if record.get("measure_version") != MEASURE_VERSION:
+        raise ValueError(
+            f"{path}: measured by version {record.get('measure_version')} of "
+            f"fhnrnn.ensemble.measure, not {MEASURE_VERSION}; measure the run again"
+        )
+    if record.get("network_key") != run_key(RunSpec.parse(run_id)):
+        raise ValueError(
+            f"{path}: measures a network trained by another recipe than the run's current one; "
+            f"train and measure the run again"
+        )
+    return record
+
+
+def _check_distinct_networks(folder: Path, records: dict[str, dict[str, Any]]) -> None:
+    """No two runs may have measured the same network (the same weights' checksum)."""
+    owners: dict[Any, list[str]] = {}
+    for run_id, record in records.items():
+        owners.setdefault(record.get("network_sha256"), []).append(run_id)
+    shared = [ids for sha, ids in owners.items() if sha is None or len(ids) > 1]
+    if shared:
+        names = [str(result_paths(folder, run_id)[0]) for run_id in shared[0]]
+        raise ValueError(
+            f"{', '.join(names)}: the same network (or none recorded) under several runs"
+        )
 
 
 def _jsonable(value: Any) -> Any:
@@ -102,6 +172,11 @@ def load_arrays(folder: Path, run_id: str) -> dict[str, np.ndarray]:
 
 def aggregate(folder: Path, out: Path, run_ids: list[str] | None = None) -> int:
     """Gather the rows of ``folder/*.json`` into the CSV ``out``, one row per run.
+
+    Each file is checked before anything is written: it must hold the row of the run it is
+    named after, measured by this :data:`~fhnrnn.ensemble.measure.MEASURE_VERSION`, of a
+    network trained by the run's current recipe (its key, :func:`fhnrnn.ensemble.run_key`),
+    and no two files may hold the same network. A failed check is a ValueError naming the file.
 
     Parameters
     ----------
@@ -124,15 +199,9 @@ def aggregate(folder: Path, out: Path, run_ids: list[str] | None = None) -> int:
     missing = [run_id for run_id in run_ids if not result_paths(folder, run_id)[0].is_file()]
     if missing:
         raise ValueError(f"run_ids without a result file in {folder}: {missing}")
-    records = {run_id: json.loads(result_paths(folder, run_id)[0].read_text())
+    records = {run_id: _checked_record(result_paths(folder, run_id)[0], run_id)
                for run_id in run_ids}
-    stale = [run_id for run_id, record in records.items()
-             if record.get("measure_version") != MEASURE_VERSION]
-    if stale:
-        raise ValueError(
-            f"run_ids measured by another version of fhnrnn.ensemble.measure (not "
-            f"{MEASURE_VERSION}): {stale}; delete their files and run the sweep again"
-        )
+    _check_distinct_networks(folder, records)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
