@@ -19,11 +19,14 @@ from typing import Any
 # use (PEP 562), so that reading the design (``fhnrnn.ensemble.factors``, as the Snakefile
 # does every time Snakemake parses it, in every job) does not import torch and matplotlib.
 _SUBMODULES = {
+    "baselines": ("BASELINES", "baseline_errors", "joint_regression"),
+    "geometry": ("winding_number",),
     "dynamics": ("ANALYSIS_CURRENTS", "DT", "REST_CURRENTS", "STUDY_CURRENTS", "central_points",
                  "fhn_references", "free_run", "outliers"),
     "factors": ("ARMS", "CELLS", "DATA", "INITS", "SEEDS_PER_ARM", "RunSpec", "design"),
     "figures": ("plot_by_group", "plot_piecewise", "plot_vstar_curves"),
-    "measure": ("PERIOD_TOLERANCE", "activation_patterns", "compare_with_fhn", "measure_run"),
+    "measure": ("PERIOD_TOLERANCE", "activation_patterns", "compare_with_fhn", "measure_run",
+                "search_fixed_points"),
     "results": ("COLUMNS", "aggregate", "load_arrays", "load_table", "result_paths",
                 "run_member", "shipped_results_dir", "train_member"),
     "summary": ("GROUPS", "data_effect", "group_summary", "label_groups"),
@@ -48,6 +51,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "ANALYSIS_CURRENTS",
     "ARMS",
+    "BASELINES",
     "CELLS",
     "COLUMNS",
     "DATA",
@@ -62,6 +66,7 @@ __all__ = [
     "TrainedRun",
     "activation_patterns",
     "aggregate",
+    "baseline_errors",
     "central_points",
     "compare_with_fhn",
     "data_effect",
@@ -69,6 +74,7 @@ __all__ = [
     "fhn_references",
     "free_run",
     "group_summary",
+    "joint_regression",
     "label_groups",
     "load_arrays",
     "load_run",
@@ -84,8 +90,10 @@ __all__ = [
     "result_paths",
     "run_key",
     "run_member",
+    "search_fixed_points",
     "ship_run",
     "shipped_results_dir",
     "train_member",
     "train_run",
+    "winding_number",
 ]

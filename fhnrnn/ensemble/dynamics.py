@@ -7,6 +7,7 @@ which puts the example network of notebooks 03-05 through the same rules.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,7 @@ def current_index(u: np.ndarray, currents: np.ndarray) -> np.ndarray:
     return index
 
 
-def free_run(model: RNNCell, currents: np.ndarray) -> dict[str, np.ndarray]:
+def free_run(model: RNNCell, currents: np.ndarray, *, keep_cycles: bool = False) -> dict[str, Any]:
     """The network from the zero state at each current: its trained horizon and its cycle.
 
     The network runs ``FREE_RUN_STEPS`` steps; the first ``TRAINED_STEPS`` are the trained
@@ -60,6 +61,8 @@ def free_run(model: RNNCell, currents: np.ndarray) -> dict[str, np.ndarray]:
         The network (raw current in, raw voltage out).
     currents : ndarray, shape (K,)
         Constant currents.
+    keep_cycles : bool
+        Also return the cycle's states.
 
     Returns
     -------
@@ -67,6 +70,9 @@ def free_run(model: RNNCell, currents: np.ndarray) -> dict[str, np.ndarray]:
         ``period`` (K,) in time units, ``mean`` (K,) voltage, ``centroid`` (K, d) and
         ``radius`` (K,) of the cycle's states; ``horizon_centroid`` (K, d) and
         ``horizon_radius`` (K,) of the trained horizon's states; ``diverged`` (K,) bool.
+        With ``keep_cycles``, ``cycles``: a list of K entries, each ``(states, n_periods)``
+        (the states over whole periods, shape (T_k, d), and their number of periods) or
+        None where the network rests or diverges.
     """
     states, outputs = rollout_float64(model, currents, FREE_RUN_STEPS)
     horizon = states[:, :TRAINED_STEPS]
@@ -79,17 +85,21 @@ def free_run(model: RNNCell, currents: np.ndarray) -> dict[str, np.ndarray]:
         "horizon_radius": _rms_radius(horizon, horizon_centroid),
         "diverged": ~np.isfinite(outputs).all(axis=(1, 2)),
     }
+    cycles: list[tuple[np.ndarray, int] | None] = [None] * n
     for k in np.flatnonzero(~summary["diverged"]):
         voltage, cycle_states = outputs[k, TRAINED_STEPS:, 0], states[k, TRAINED_STEPS:]
         period = oscillation_period(voltage, DT)[0]
         if not np.isfinite(period):
             continue
-        window = _whole_periods(voltage)
+        window, n_periods = _whole_periods(voltage)
+        cycles[k] = (cycle_states[window], n_periods)
         summary["period"][k] = period
         summary["mean"][k] = voltage[window].mean()
         summary["centroid"][k] = cycle_states[window].mean(axis=0)
         summary["radius"][k] = _rms_radius(cycle_states[None, window],
                                            summary["centroid"][k][None])[0]
+    if keep_cycles:
+        summary["cycles"] = cycles
     return summary
 
 
@@ -98,11 +108,11 @@ def _rms_radius(states: np.ndarray, centroid: np.ndarray) -> np.ndarray:
     return np.sqrt(np.mean(np.sum((states - centroid[:, None]) ** 2, axis=-1), axis=1))
 
 
-def _whole_periods(signal: np.ndarray) -> slice:
-    """The samples from the first to the last upward mid-level crossing of an oscillation."""
+def _whole_periods(signal: np.ndarray) -> tuple[slice, int]:
+    """The samples from the first to the last upward mid-level crossing, and their periods."""
     centred = signal - 0.5 * (signal.min() + signal.max())
     up = np.flatnonzero((centred[:-1] < 0) & (centred[1:] >= 0))
-    return slice(up[0] + 1, up[-1] + 1)
+    return slice(up[0] + 1, up[-1] + 1), len(up) - 1
 
 
 def outliers(points: FixedPoints, run: dict[str, np.ndarray], currents: np.ndarray) -> np.ndarray:

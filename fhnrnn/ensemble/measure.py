@@ -13,17 +13,24 @@ Hopf points (0, 0.1, 0.2, 0.3 and 1.5, 1.6, 1.7) where the FHN fixed point is st
   network was trained on (infinite where the network rests or diverges); ``phase_drift_max``
   the phase error it accumulates over the trained horizon (334 steps), in cycles. A run
   reaches the criterion when ``period_error_max <= PERIOD_TOLERANCE``.
-- **Fixed points.** :func:`fhnrnn.analysis.fixed_points_by_input` along the analysis currents
-  (``FIXED_POINT_SEARCH``). A gated cell has fixed points far outside the region its
-  trajectories visit (at saturated gates, where the state barely moves): as in
-  FixedPointFinder, points farther from the trajectory's centroid than ``OUTLIER_SCALE``
-  trajectory radii are set aside (kept in the arrays, counted in ``n_outliers``). The counts
-  ``n_fixed_points`` and ``n_stable`` cover the other points. The comparisons take one point
-  per current, the *central* one, nearest the centroid of the network's states there
-  (:func:`~fhnrnn.ensemble.dynamics.central_points`). Its ṽ* (the read-out of the point) is
-  compared with v*(I) (``rmse_vstar``), with the FHN cycle mean ⟨v⟩(I) (``rmse_cycle_mean``)
-  and with the network's own cycle mean (``rmse_net_cycle_mean``); the frequency ratio, the
-  centroid distance and the ReLU columns are taken on it too.
+- **Fixed points.** The study's cell (piecewise affine) takes the exact route
+  (:func:`fhnrnn.fixedpoints.find_fixed_points_exact`: homotopies from trajectory states and
+  the exact continuation of every component met, across the analysis currents), so that a
+  current without a point is known to have none on any component met, with the reason
+  recorded; the other cells take the smooth search (``FIXED_POINT_SEARCH``). A gated cell has
+  fixed points far outside the region its trajectories visit (at saturated gates, where the
+  state barely moves): as in FixedPointFinder, points farther from the trajectory's centroid
+  than ``OUTLIER_SCALE`` trajectory radii are set aside (kept in the arrays, counted in
+  ``n_outliers``). The counts ``n_fixed_points`` and ``n_stable`` cover the other points. The
+  comparisons take one point per current, the *central* one, nearest the centroid of the
+  network's states there (:func:`~fhnrnn.ensemble.dynamics.central_points`).
+- **Against FHN, beside baselines.** The read-out ṽ* of the central points is compared with
+  v*(I) and with the FHN cycle mean ⟨v⟩(I), each beside four baselines and as a skill score
+  (:func:`~fhnrnn.ensemble.baselines.baseline_errors`), and regressed on both jointly
+  (:func:`~fhnrnn.ensemble.baselines.joint_regression`).
+- **Geometry.** Whether the central point lies inside the cycle, in the cycle's own plane
+  (:func:`~fhnrnn.ensemble.geometry.winding_number`); the frequency ratio and the ReLU pattern
+  count are taken on the central points too.
 """
 
 from __future__ import annotations
@@ -34,7 +41,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from fhnrnn.analysis import error_summary, fixed_points_by_input, rotation_rates, translate
+from fhnrnn.analysis import fixed_points_by_input, rotation_rates, trajectory_starts, translate
+from fhnrnn.ensemble.baselines import baseline_errors, joint_regression
 from fhnrnn.ensemble.dynamics import (
     ANALYSIS_CURRENTS,
     DT,
@@ -47,35 +55,69 @@ from fhnrnn.ensemble.dynamics import (
     free_run,
     outliers,
 )
+from fhnrnn.ensemble.geometry import winding_number
 from fhnrnn.ensemble.train import TrainedRun, parameter_count
-from fhnrnn.fixedpoints import FixedPoints
-from fhnrnn.models import PaperRNN
+from fhnrnn.fixedpoints import FixedPoints, PiecewiseAffine, find_fixed_points_exact
+from fhnrnn.models import PaperRNN, RNNCell
 from fhnrnn.recipes.fhn_voltage import voltage_mse
 
 __all__ = [
+    "EXACT_SEARCH",
     "FIXED_POINT_SEARCH",
     "MEASURE_VERSION",
     "PERIOD_TOLERANCE",
     "activation_patterns",
     "compare_with_fhn",
     "measure_run",
+    "search_fixed_points",
 ]
 
 PERIOD_TOLERANCE = 0.05
 # Raise when a change alters the measured numbers: runs.csv refuses to mix versions.
-MEASURE_VERSION = 3
+MEASURE_VERSION = 4
 FIXED_POINT_SEARCH = {"n_per_input": 8, "n_steps": TRAINED_STEPS, "max_halvings": 3,
                       "tol_unique": 1e-3}
+EXACT_SEARCH = {"n_per_input": 8, "n_steps": TRAINED_STEPS, "patience": 8}
 _STABLE_MODULUS = 1.0
+_INSIDE = 0.5
 
 
-def measure_run(run: TrainedRun) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The row of ``runs.csv`` and the per-run arrays of a trained run.
+def search_fixed_points(model: RNNCell) -> tuple[FixedPoints, dict[float, str]]:
+    """Fixed points at the analysis currents, and why a current has none.
+
+    The exact route for a piecewise-affine cell (``EXACT_SEARCH``), the smooth one otherwise
+    (``FIXED_POINT_SEARCH``).
+
+    Returns
+    -------
+    points : FixedPoints
+        Every point found.
+    reasons : dict of float to str
+        For each analysis current without a point, why.
+    """
+    if isinstance(model, PiecewiseAffine):
+        options = dict(EXACT_SEARCH)
+        starts, index = trajectory_starts(model, ANALYSIS_CURRENTS, options.pop("n_steps"),
+                                          options.pop("n_per_input"))
+        search = find_fixed_points_exact(model, ANALYSIS_CURRENTS, starts, index, **options)
+        return search.points, {float(u): why for u, why in search.reasons.items()}
+    found = fixed_points_by_input(model, ANALYSIS_CURRENTS, route="smooth", progress=False,
+                                  **FIXED_POINT_SEARCH)
+    n_starts = FIXED_POINT_SEARCH["n_per_input"]
+    missing = sorted(set(ANALYSIS_CURRENTS.tolist()) - set(found.u[:, 0].tolist()))
+    return found, {u: f"the smooth search converged from none of its {n_starts} starts"
+                   for u in missing}
+
+
+def measure_run(
+    run: TrainedRun,
+) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[float, str]]:
+    """The row of ``runs.csv``, the per-run arrays and the currents without a fixed point.
 
     Parameters
     ----------
     run : TrainedRun
-        Output of :func:`fhnrnn.ensemble.train_run`.
+        A trained (or shipped) run of the ensemble.
 
     Returns
     -------
@@ -87,12 +129,12 @@ def measure_run(run: TrainedRun) -> tuple[dict[str, Any], dict[str, np.ndarray]]
         ``fp_q`` (N,), ``fp_vtilde`` (N,), ``fp_n_unstable`` (N,), ``fp_leading`` (N, 4)
         complex (the four multipliers of largest modulus), ``fp_outlier`` (N,) bool and
         ``fp_central`` (N,) bool (the point compared at its current).
+    reasons : dict of float to str
+        For each analysis current without a fixed point, why.
     """
     spec, model = run.spec, run.model
-    cycle = free_run(model, ANALYSIS_CURRENTS)
-    found = fixed_points_by_input(
-        model, ANALYSIS_CURRENTS, route="smooth", progress=False, **FIXED_POINT_SEARCH
-    )
+    cycle = free_run(model, ANALYSIS_CURRENTS, keep_cycles=True)
+    found, reasons = search_fixed_points(model)
     v_tilde = translate(model, found.xstar)[:, 0] if len(found) else np.zeros(0)
     outlier = outliers(found, cycle, ANALYSIS_CURRENTS)
     central = np.zeros(len(found), dtype=bool)
@@ -113,7 +155,7 @@ def measure_run(run: TrainedRun) -> tuple[dict[str, Any], dict[str, np.ndarray]]
         **_criterion(cycle),
         "n_outliers": int(np.sum(outlier & _on_study_currents(found.u[:, 0]))),
         **compare_with_fhn(found[~outlier], v_tilde[~outlier], cycle, central[~outlier]),
-        **_relu_columns(model, found[central], v_tilde[central]),
+        "n_activation_patterns": _pattern_count(model, found[central]),
     }
     arrays = {
         "currents": ANALYSIS_CURRENTS,
@@ -128,7 +170,7 @@ def measure_run(run: TrainedRun) -> tuple[dict[str, Any], dict[str, np.ndarray]]
         "fp_outlier": outlier,
         "fp_central": central,
     }
-    return row, arrays
+    return row, arrays, reasons
 
 
 def _on_study_currents(u: np.ndarray) -> np.ndarray:
@@ -153,7 +195,7 @@ def _criterion(cycle: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 def compare_with_fhn(
-    points: FixedPoints, v_tilde: np.ndarray, cycle: dict[str, np.ndarray], central: np.ndarray
+    points: FixedPoints, v_tilde: np.ndarray, cycle: dict[str, Any], central: np.ndarray
 ) -> dict[str, Any]:
     """The fixed-point columns of ``runs.csv``.
 
@@ -164,14 +206,15 @@ def compare_with_fhn(
     v_tilde : ndarray, shape (N,)
         Their read-out voltages.
     cycle : dict
-        :func:`fhnrnn.ensemble.dynamics.free_run` at the analysis currents.
+        :func:`fhnrnn.ensemble.dynamics.free_run` at the analysis currents (with its cycles).
     central : ndarray of bool, shape (N,)
         The central point of each current.
 
     Returns
     -------
     dict
-        Counts over every point; errors, ratios and distances over the central points.
+        Counts over every point; errors, baselines, the regression, ratios and the geometry
+        over the central points.
     """
     references = fhn_references()
     u = points.u[:, 0]
@@ -179,35 +222,35 @@ def compare_with_fhn(
     study = _on_study_currents(u)
     rest = ~study
     stable = np.abs(points.eigenvalues[:, 0]) < _STABLE_MODULUS
-    v_star = references["v_star"][index]
     branch, rest_branch = central & study, central & rest
-    rmse_vstar = _rmse(v_tilde[branch], v_star[branch])
-    rmse_cycle = _rmse(v_tilde[branch], references["cycle_mean"][index][branch])
+    at = index[branch]
+    targets = {"vstar": references["v_star"][at], "cycle_mean": references["cycle_mean"][at]}
     return {
         "n_currents": len(STUDY_CURRENTS),
         "n_currents_with_fp": len(np.unique(u[study])),
         "n_fixed_points": int(study.sum()),
         "n_stable": int(np.sum(stable & study)),
         "n_stable_central": int(np.sum(stable & branch)),
-        "rmse_vstar": rmse_vstar,
-        "rmse_cycle_mean": rmse_cycle,
-        "rmse_net_cycle_mean": _rmse(v_tilde[branch], cycle["mean"][index][branch]),
+        **baseline_errors(ANALYSIS_CURRENTS[at], v_tilde[branch], targets, cycle["mean"][at]),
+        **joint_regression(v_tilde[branch], targets["vstar"], targets["cycle_mean"]),
+        "rmse_net_cycle_mean": _rmse(v_tilde[branch], cycle["mean"][at]),
         "freq_ratio_median": _median(_frequency_ratio(points, cycle["period"][index])[branch]),
         "centroid_distance_median": _median(_centroid_distance(points, cycle, index)[branch]),
-        "closer_to": _closer(rmse_vstar, rmse_cycle),
+        **_inside_cycle(points.xstar[branch], [cycle["cycles"][k] for k in at]),
         "n_rest_currents": len(REST_CURRENTS),
         "n_rest_with_fp": len(np.unique(u[rest])),
         "n_stable_rest": int(np.sum(stable & rest_branch)),
-        "rmse_vstar_rest": _rmse(v_tilde[rest_branch], v_star[rest_branch]),
+        "rmse_vstar_rest": _rmse(v_tilde[rest_branch],
+                                 references["v_star"][index[rest_branch]]),
     }
 
 
 def _rmse(estimate: np.ndarray, reference: np.ndarray) -> float:
-    """RMSE where the reference is defined; NaN where it is nowhere defined."""
-    keep = np.isfinite(reference)
+    """RMSE where the reference is finite; NaN where it is nowhere finite."""
+    keep = np.isfinite(reference) & np.isfinite(estimate)
     if not keep.any():
         return float("nan")
-    return error_summary(estimate[keep], reference[keep])["rmse"]
+    return float(np.sqrt(np.mean((estimate[keep] - reference[keep]) ** 2)))
 
 
 def _median(values: np.ndarray) -> float:
@@ -215,10 +258,19 @@ def _median(values: np.ndarray) -> float:
     return float(np.median(values)) if values.size else float("nan")
 
 
-def _closer(rmse_vstar: float, rmse_cycle: float) -> str:
-    if not (np.isfinite(rmse_vstar) and np.isfinite(rmse_cycle)):
-        return ""
-    return "vstar" if rmse_vstar < rmse_cycle else "cycle_mean"
+def _inside_cycle(xstar: np.ndarray, cycles: list[tuple[np.ndarray, int] | None]) -> dict[str, Any]:
+    """Share of the currents (with a cycle) whose central point the cycle winds around."""
+    found = [winding_number(states, point, n_periods)
+             for point, entry in zip(xstar, cycles, strict=True) if entry is not None
+             for states, n_periods in [entry]]
+    if not found:
+        return {"inside_fraction": float("nan"), "in_plane_offset_median": float("nan"),
+                "off_plane_offset_median": float("nan")}
+    return {
+        "inside_fraction": float(np.mean([g["winding"] > _INSIDE for g in found])),
+        "in_plane_offset_median": float(np.median([g["in_plane_offset"] for g in found])),
+        "off_plane_offset_median": float(np.median([g["off_plane_offset"] for g in found])),
+    }
 
 
 def _frequency_ratio(points: FixedPoints, net_period: np.ndarray) -> np.ndarray:
@@ -234,20 +286,13 @@ def _centroid_distance(
     return distance / cycle["radius"][index]
 
 
-def _relu_columns(model: Any, points: FixedPoints, v_tilde: np.ndarray) -> dict[str, Any]:
-    """Distinct activation patterns along the branch, and R² of a line through ṽ*(I)."""
-    u = points.u[:, 0]
-    study = _on_study_currents(u)
-    if not isinstance(model, PaperRNN) or study.sum() < 3:
-        return {"n_activation_patterns": float("nan"), "vstar_linear_r2": float("nan")}
-    patterns = activation_patterns(model, points.xstar[study], u[study])
-    slope, intercept = np.polyfit(u[study], v_tilde[study], 1)
-    residual = v_tilde[study] - (slope * u[study] + intercept)
-    total = np.sum((v_tilde[study] - v_tilde[study].mean()) ** 2)
-    return {
-        "n_activation_patterns": len(np.unique(patterns, axis=0)),
-        "vstar_linear_r2": float(1 - np.sum(residual**2) / total) if total > 0 else float("nan"),
-    }
+def _pattern_count(model: RNNCell, points: FixedPoints) -> float:
+    """Distinct activation patterns of the study's cell over its central points (else NaN)."""
+    study = _on_study_currents(points.u[:, 0])
+    if not isinstance(model, PaperRNN) or not study.any():
+        return float("nan")
+    patterns = activation_patterns(model, points.xstar[study], points.u[study, 0])
+    return float(len(np.unique(patterns, axis=0)))
 
 
 def activation_patterns(model: PaperRNN, x: np.ndarray, u: np.ndarray) -> np.ndarray:

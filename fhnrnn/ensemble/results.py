@@ -17,6 +17,7 @@ import torch
 from fhnrnn._paths import atomic_write_bytes, atomic_write_text, project_root
 from fhnrnn._store import read_manifest
 from fhnrnn.artifacts import training_environment
+from fhnrnn.ensemble.baselines import BASELINES, TARGETS
 from fhnrnn.ensemble.factors import RunSpec, design
 from fhnrnn.ensemble.measure import MEASURE_VERSION, measure_run
 from fhnrnn.ensemble.train import load_run, networks_dir, run_key, ship_run, train_run
@@ -38,10 +39,14 @@ COLUMNS = (
     "updates", "train_seconds", "train_mse", "held_out_mse", "period_error_max",
     "phase_drift_max", "n_currents_resting", "n_currents_diverged", "reached_criterion",
     "n_currents", "n_outliers",
-    "n_currents_with_fp", "n_fixed_points", "n_stable", "n_stable_central", "rmse_vstar",
-    "rmse_cycle_mean", "rmse_net_cycle_mean", "freq_ratio_median", "centroid_distance_median",
-    "closer_to", "n_rest_currents", "n_rest_with_fp", "n_stable_rest", "rmse_vstar_rest",
-    "n_activation_patterns", "vstar_linear_r2", "measure_seconds",
+    "n_currents_with_fp", "n_fixed_points", "n_stable", "n_stable_central",
+    *(f"{prefix}_{target}" for target in TARGETS for prefix in ("rmse", "skill")),
+    *(f"base_{target}_{baseline}" for target in TARGETS for baseline in BASELINES),
+    *(f"coef_{target}{end}" for target in TARGETS for end in ("", "_lo", "_hi")),
+    "regression_r2", "rmse_net_cycle_mean", "freq_ratio_median", "centroid_distance_median",
+    "inside_fraction", "in_plane_offset_median", "off_plane_offset_median",
+    "n_rest_currents", "n_rest_with_fp", "n_stable_rest", "rmse_vstar_rest",
+    "n_activation_patterns", "measure_seconds",
 )
 
 
@@ -104,7 +109,7 @@ def run_member(run_id: str, folder: Path, *, networks: Path | None = None,
     networks = networks_dir() if networks is None else Path(networks)
     run = load_run(spec, networks)
     start = time.perf_counter()
-    row, arrays = measure_run(run)
+    row, arrays, reasons = measure_run(run)
     row["measure_seconds"] = round(time.perf_counter() - start, 1)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
@@ -112,6 +117,7 @@ def run_member(run_id: str, folder: Path, *, networks: Path | None = None,
     manifest = read_manifest(networks, run_id) or {}
     record = {"row": row, "measure_version": MEASURE_VERSION, "recipe": spec.recipe(),
               "network_key": run_key(spec), "network_sha256": manifest.get("sha256"),
+              "no_fixed_point": {f"{u:g}": why for u, why in reasons.items()},
               "training_environment": {key: manifest.get(key) for key in _TRAINED_ON},
               "environment": training_environment(torch.get_num_threads())}
     atomic_write_text(row_path, json.dumps(record, indent=1, default=_jsonable) + "\n")
