@@ -89,6 +89,10 @@ def test_rotation_cycle_and_rest() -> None:
     assert cycle.period_steps == pytest.approx(37.3, rel=1e-4)
     assert cycle.period == pytest.approx(3.73, rel=1e-4)
     assert cycle.amplitude == pytest.approx(2.0, rel=1e-3)
+    assert cycle.locked_steps == 373  # the rotation is 10 / 373 of a turn: a 373-step orbit
+    irrational, = find_cycles(rotation_system(1.0, 2 * math.pi / (30 + math.sqrt(2))), [0.0],
+                              transient=10.0, window=300.0)
+    assert irrational.oscillates and irrational.locked_steps == 0
     rest, = find_cycles(rotation_system(0.9, alpha), [0.0], transient=200.0, window=20.0)
     assert rest.status is CycleStatus.REST and np.isnan(rest.period)
     decaying, = find_cycles(rotation_system(0.999, alpha), [0.0], transient=1.0, window=200.0)
@@ -98,10 +102,11 @@ def test_rotation_cycle_and_rest() -> None:
 def test_hopf_cycle_and_exponents_match_closed_form() -> None:
     system, exact = hopf_system(), hopf_closed_form()
     cycle, = find_cycles(system, [0.0], transient=150.0, window=100.0)
-    assert cycle.oscillates
+    assert cycle.oscillates and cycle.locked_steps == 0
     assert cycle.period_steps == pytest.approx(2 * math.pi / exact["rotation"], rel=1e-4)
     assert cycle.amplitude == pytest.approx(2 * exact["radius"], rel=1e-3)
     spectrum = cycle_exponents(system, cycle, n_periods=10)
+    assert spectrum.along_curve
     radial = math.log(abs(exact["multiplier"])) / DT
     assert spectrum.exponents[spectrum.flow_index] == pytest.approx(0.0, abs=2e-3)
     assert spectrum.leading_transverse == pytest.approx(radial, rel=1e-2)

@@ -13,6 +13,11 @@ k-cycle: the map is iterated past a transient, then over a window, and the windo
   the state by less than ``rest_tol`` has come to rest (a stable fixed point). Anything else
   is "not converged", with the reason in :attr:`Cycle.message`; a run that overflows is
   "diverged".
+- *Locking*: a cycle whose states repeat exactly (to ``lock_tol`` times the state's size)
+  after a whole number N of steps is a periodic orbit of the map, of N steps
+  (:attr:`Cycle.locked_steps`; 0 when the rotation is not locked). Its spikes then repeat
+  every N steps, and, unlike on an invariant curve with irrational rotation, no Lyapunov
+  exponent need be 0: a locked orbit can attract in every direction.
 """
 
 from __future__ import annotations
@@ -68,6 +73,9 @@ class Cycle:
         Phase of each orbit state in cycles since the first spike (NaN unless a cycle).
     dt : float
         Time per step.
+    locked_steps : int
+        Steps after which the window's states repeat exactly, when the cycle is a periodic
+        orbit of the map; 0 otherwise.
     """
 
     I: float
@@ -82,6 +90,7 @@ class Cycle:
     orbit: np.ndarray
     orbit_phase: np.ndarray
     dt: float
+    locked_steps: int = 0
 
     @property
     def period(self) -> float:
@@ -178,6 +187,17 @@ def _verdict(
     )
 
 
+def _locked_steps(states: np.ndarray, period_steps: float, lock_tol: float) -> int:
+    """The smallest whole multiple-of-the-period lag after which ``states`` (T, d) repeat."""
+    tolerance = lock_tol * (1.0 + float(np.abs(states).max()))
+    for multiple in range(1, int(len(states) / 2 / period_steps) + 1):
+        centre = round(multiple * period_steps)
+        for lag in (centre - 1, centre, centre + 1):
+            if 0 < lag < len(states) and np.abs(states[lag:] - states[:-lag]).max() <= tolerance:
+                return lag
+    return 0
+
+
 def _measure(
     system: MapSystem, current: float, voltage: np.ndarray, states: np.ndarray,
     last_step: float, settings: dict,
@@ -194,12 +214,13 @@ def _measure(
         begin = int(np.ceil(spikes[0]))
         orbit = states[begin : begin + int(np.ceil(period)) + 2]
         phase = (begin + np.arange(len(orbit)) - spikes[0]) / period
+        locked = _locked_steps(states, period, settings["lock_tol"])
     else:
-        orbit, phase = states[-1:], np.full(1, np.nan)
+        orbit, phase, locked = states[-1:], np.full(1, np.nan), 0
     return Cycle(
         I=current, status=status, message=message, period_steps=period, v_min=v_min,
         v_max=v_max, threshold=float(threshold), spike_times=spikes, voltage=voltage,
-        orbit=orbit, orbit_phase=phase, dt=system.dt,
+        orbit=orbit, orbit_phase=phase, dt=system.dt, locked_steps=locked,
     )
 
 
@@ -213,6 +234,7 @@ def find_cycles(
     rtol: float = 1e-3,
     rest_tol: float = 1e-8,
     min_spikes: int = 3,
+    lock_tol: float = 1e-10,
 ) -> list[Cycle]:
     """Free-run ``system`` at each current (all at once) and measure what it settles on.
 
@@ -233,6 +255,8 @@ def find_cycles(
         A run is at rest when the voltage range and the last step's length are below this.
     min_spikes : int
         Spikes each half of the window must hold for a cycle.
+    lock_tol : float
+        A cycle is locked when its states repeat to ``lock_tol * (1 + max |x|)`` (max norm).
 
     Returns
     -------
@@ -251,6 +275,7 @@ def find_cycles(
         "rtol": finite_positive(rtol, "rtol"),
         "rest_tol": finite_positive(rest_tol, "rest_tol"),
         "min_spikes": positive_int(min_spikes, "min_spikes"),
+        "lock_tol": finite_positive(lock_tol, "lock_tol"),
     }
     if window_steps < 4:
         raise ValueError(f"window must span at least 4 steps of dt = {system.dt}, got {window}")

@@ -13,6 +13,7 @@ estimate over the first half of the counted steps and over all of them.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,22 +40,28 @@ class LyapunovSpectrum:
         Steps of the orbit used.
     dt : float
         Time per step.
+    along_curve : bool
+        Whether the orbit runs on an invariant curve with unlocked rotation, where one
+        exponent belongs to the direction along the curve (and is 0); False for a locked
+        periodic orbit of the map, whose exponents are all transverse.
     """
 
     exponents: np.ndarray
     change: np.ndarray
     n_steps: int
     dt: float
+    along_curve: bool = True
 
     @property
-    def flow_index(self) -> int:
-        """Index of the exponent closest to 0, the one along an invariant curve."""
-        return int(np.argmin(np.abs(self.exponents)))
+    def flow_index(self) -> int | None:
+        """Index of the exponent closest to 0, the one along the curve (None when locked)."""
+        return int(np.argmin(np.abs(self.exponents))) if self.along_curve else None
 
     @property
     def transverse(self) -> np.ndarray:
-        """The exponents other than the one along the curve, shape (k - 1,)."""
-        return np.delete(self.exponents, self.flow_index)
+        """The exponents other than the one along the curve, shape (k - 1,) or (k,)."""
+        index = self.flow_index
+        return self.exponents if index is None else np.delete(self.exponents, index)
 
     @property
     def leading_transverse(self) -> float:
@@ -142,6 +149,9 @@ def cycle_exponents(
 ) -> LyapunovSpectrum:
     """Lyapunov exponents along a measured cycle, over ``n_periods`` of its periods.
 
+    On a locked cycle (``cycle.locked_steps > 0``) the spectrum is marked as not along a
+    curve: every exponent is transverse.
+
     Parameters
     ----------
     system : MapSystem
@@ -163,7 +173,8 @@ def cycle_exponents(
         raise ValueError("cycle must be a Cycle that converged to an oscillation")
     steps = max(2, round(finite_positive(n_periods, "n_periods") * cycle.period_steps))
     warmup = finite_positive(warmup_periods, "warmup_periods", allow_zero=True)
-    return lyapunov_exponents(
+    spectrum = lyapunov_exponents(
         system, cycle.orbit[0], cycle.I, steps, n_exponents=n_exponents,
         warmup=round(warmup * cycle.period_steps), seed=seed,
     )
+    return dataclasses.replace(spectrum, along_curve=cycle.locked_steps == 0)
