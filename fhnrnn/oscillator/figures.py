@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 from fhnrnn.fhn import FHN
 from fhnrnn.oscillator.compare import Oscillation
@@ -78,6 +79,7 @@ def plot_exponents(
     transverse_ax.set(xlabel="current $I$", ylabel="leading transverse\nexponent (1/time)")
     transverse_ax.legend(loc="lower center")
     spectrum_ax.axhline(0.0, color="0.6", lw=0.6)
+    spectrum_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     spectrum_ax.set(xlabel="exponent number", ylabel="exponent (1/time)",
                     title=f"$I = {at:g}$")
 
