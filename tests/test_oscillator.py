@@ -247,3 +247,21 @@ def test_bad_arguments_are_refused_by_name() -> None:
     raises_naming("pulse", lambda: phase_response(system, cycle, pulse=0.0))
     raises_naming("n_phases", lambda: phase_response(system, cycle, n_phases=0))
     raises_naming("network", lambda: comparison_statistics([], []))
+
+
+def test_phase_response_explorer_draws_each_pulse() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from fhnrnn.oscillator.explore import draw_phase_response, explore_phase_response
+
+    explorer = explore_phase_response({"FHN": fhn_euler_system()}, 1.0, (-0.5, 0.5), n_phases=6)
+    assert [label for label, _ in explorer.options] == ["-0.50", "+0.50"]
+    curves = explorer.options[1][1]
+    assert curves["FHN"].pulse == 0.5 and curves["FHN"].kind() == "type II"
+    fig = Figure()
+    draw_phase_response(fig, curves)
+    assert len(fig.axes) == 1 and len(fig.axes[0].lines) == 2  # the curve and the zero line
+    raises_naming("systems", lambda: explore_phase_response({}, 1.0, (0.5,)))
