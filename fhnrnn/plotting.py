@@ -63,6 +63,10 @@ PAPER_FIGURE_SIZES: dict[str, tuple[float, float]] = {
     "ensemble_errors": (TEXT_WIDTH, 2.9),
     "ensemble_geometry": (TEXT_WIDTH, 2.9),
     "ensemble_piecewise": (4.6, 3.0),
+    "osc_cycles": (TEXT_WIDTH, 2.4),
+    "osc_exponents": (TEXT_WIDTH, 2.4),
+    "osc_prc": (TEXT_WIDTH, 2.3),
+    "osc_slow_points": (TEXT_WIDTH, 2.6),
 }
 """Figure name -> (width, height) in inches: the size the paper prints it at, drawn 1:1."""
 
