@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -115,27 +115,27 @@ def test_activation_patterns_are_the_signs_the_cell_itself_computes() -> None:
     assert cell.input_layer.weight.dtype == torch.float32  # the given cell is not converted
 
 
-@pytest.fixture
-def tiny_budget(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Five updates instead of 1500 (a poor fit, in seconds), trained into a private cache."""
-    monkeypatch.setitem(CELLS, "gru", {**CELLS["gru"], "updates": 5, "hidden_size": 8})
-    monkeypatch.setenv("FHNRNN_CACHE_DIR", str(tmp_path / "cache"))
-
-
-@pytest.fixture
-def measured(tiny_budget: None, tmp_path: Path) -> Path:
-    """Two tiny GRU runs trained into ``tmp_path/nets`` and measured into ``tmp_path/runs``."""
-    for run_id in ("gru-default-study-s1", "gru-default-study-s2"):
-        assert cli.main(["train", run_id, "--networks-dir", str(tmp_path / "nets")]) == 0
-        assert cli.main(["run", run_id, "--networks-dir", str(tmp_path / "nets"),
-                         "--out-dir", str(tmp_path / "runs")]) == 0
-    return tmp_path
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Two tiny GRU runs (8 units, 5 updates: a poor fit, in seconds) trained into
+    ``nets`` and measured into ``runs`` of one folder, with a private training cache; the
+    tiny recipe holds while the tests use them."""
+    folder = tmp_path_factory.mktemp("ensemble")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(CELLS, "gru", {**CELLS["gru"], "updates": 5, "hidden_size": 8})
+        patch.setenv("FHNRNN_CACHE_DIR", str(folder / "cache"))
+        for run_id in ("gru-default-study-s1", "gru-default-study-s2"):
+            assert cli.main(["train", run_id, "--networks-dir", str(folder / "nets")]) == 0
+            assert cli.main(["run", run_id, "--networks-dir", str(folder / "nets"),
+                             "--out-dir", str(folder / "runs")]) == 0
+        yield folder
 
 
 @pytest.mark.slow
 def test_one_run_writes_its_row_and_arrays_and_the_table_gathers_them(
     measured: Path, tmp_path: Path
 ) -> None:
+    shutil.copytree(measured, tmp_path, dirs_exist_ok=True)
     manifest = json.loads((tmp_path / "nets" / "gru-default-study-s1.json").read_text())
     assert manifest["name"] == "gru-default-study-s1" and manifest["updates"] == 5
     record = json.loads((tmp_path / "runs" / "gru-default-study-s1.json").read_text())
@@ -183,18 +183,19 @@ def _rewrite(path: Path, change: Callable[[dict], None]) -> None:
     (lambda record: record.update(network_sha256="duplicate"), "the same network"),
 ])
 def test_aggregate_refuses_a_file_that_does_not_hold_its_run_and_names_it(
-    measured: Path, change: Callable[[dict], None], message: str
+    measured: Path, tmp_path: Path, change: Callable[[dict], None], message: str
 ) -> None:
-    runs = measured / "runs"
+    shutil.copytree(measured / "runs", tmp_path / "runs")
+    runs = tmp_path / "runs"
     ids = ["gru-default-study-s1", "gru-default-study-s2"]
-    assert aggregate(runs, measured / "runs.csv", ids) == 2
+    assert aggregate(runs, tmp_path / "runs.csv", ids) == 2
     if message == "the same network":
         _rewrite(runs / f"{ids[0]}.json", change)
     _rewrite(runs / f"{ids[1]}.json", change)
     with pytest.raises(ValueError, match=message) as error:
-        aggregate(runs, measured / "again.csv", ids)
+        aggregate(runs, tmp_path / "again.csv", ids)
     assert f"{ids[1]}.json" in str(error.value)
-    assert not (measured / "again.csv").exists()
+    assert not (tmp_path / "again.csv").exists()
 
 
 def test_the_cli_lists_the_design_and_reports_bad_run_ids(capsys: pytest.CaptureFixture) -> None:

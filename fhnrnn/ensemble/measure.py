@@ -28,6 +28,8 @@ Hopf points (0, 0.1, 0.2, 0.3 and 1.5, 1.6, 1.7) where the FHN fixed point is st
   v*(I) and with the FHN cycle mean ⟨v⟩(I), each beside four baselines and as a skill score
   (:func:`~fhnrnn.ensemble.baselines.baseline_errors`), and regressed on both jointly
   (:func:`~fhnrnn.ensemble.baselines.joint_regression`).
+- **Oscillator.** The network's cycle, its leading transverse Lyapunov exponent and its
+  phase-response curve against the FHN Euler map's (:func:`oscillator_columns`).
 - **Geometry.** Whether the central point lies inside the cycle, in the cycle's own plane
   (:func:`~fhnrnn.ensemble.geometry.winding_number`); the frequency ratio and the ReLU pattern
   count are taken on the central points too.
@@ -36,6 +38,7 @@ Hopf points (0, 0.1, 0.2, 0.3 and 1.5, 1.6, 1.7) where the FHN fixed point is st
 from __future__ import annotations
 
 import copy
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -59,6 +62,12 @@ from fhnrnn.ensemble.geometry import winding_number
 from fhnrnn.ensemble.train import TrainedRun, parameter_count
 from fhnrnn.fixedpoints import FixedPoints, PiecewiseAffine, find_fixed_points_exact
 from fhnrnn.models import PaperRNN, RNNCell
+from fhnrnn.oscillator import (
+    comparison_statistics,
+    fhn_euler_system,
+    measure_oscillations,
+    network_system,
+)
 from fhnrnn.recipes.fhn_voltage import voltage_mse
 
 __all__ = [
@@ -69,6 +78,7 @@ __all__ = [
     "activation_patterns",
     "compare_with_fhn",
     "measure_run",
+    "oscillator_columns",
     "search_fixed_points",
 ]
 
@@ -80,6 +90,12 @@ FIXED_POINT_SEARCH = {"n_per_input": 8, "n_steps": TRAINED_STEPS, "max_halvings"
 EXACT_SEARCH = {"n_per_input": 8, "n_steps": TRAINED_STEPS, "patience": 8}
 _STABLE_MODULUS = 1.0
 _INSIDE = 0.5
+# The oscillator comparison (fhnrnn.oscillator, notebook 08): five currents across the study's
+# range, and a phase-response curve of 12 pulses at each.
+OSCILLATOR_CURRENTS = np.array([0.4, 0.65, 0.9, 1.15, 1.4])
+OSCILLATOR_OPTIONS = {"n_phases": 12}
+_OSCILLATOR_COLUMNS = ("cycle_fraction", "period_error", "amplitude_error", "exponent_error",
+                       "prc_distance")
 
 
 def search_fixed_points(model: RNNCell) -> tuple[FixedPoints, dict[float, str]]:
@@ -156,6 +172,7 @@ def measure_run(
         "n_outliers": int(np.sum(outlier & _on_study_currents(found.u[:, 0]))),
         **compare_with_fhn(found[~outlier], v_tilde[~outlier], cycle, central[~outlier]),
         "n_activation_patterns": _pattern_count(model, found[central]),
+        **oscillator_columns(model),
     }
     arrays = {
         "currents": ANALYSIS_CURRENTS,
@@ -171,6 +188,27 @@ def measure_run(
         "fp_central": central,
     }
     return row, arrays, reasons
+
+
+def oscillator_columns(model: RNNCell) -> dict[str, float]:
+    """The network's oscillation against the FHN Euler map's (:mod:`fhnrnn.oscillator`).
+
+    Returns
+    -------
+    dict
+        ``osc_cycle_fraction``, ``osc_period_error``, ``osc_amplitude_error``,
+        ``osc_exponent_error`` (1/time) and ``osc_prc_distance`` (cycles) over
+        ``OSCILLATOR_CURRENTS`` (see :func:`fhnrnn.oscillator.comparison_statistics`).
+    """
+    network = measure_oscillations(network_system(model), OSCILLATOR_CURRENTS,
+                                   **OSCILLATOR_OPTIONS)
+    statistics = comparison_statistics(network, _fhn_oscillations())
+    return {f"osc_{name}": float(statistics[name]) for name in _OSCILLATOR_COLUMNS}
+
+
+@cache
+def _fhn_oscillations() -> list:
+    return measure_oscillations(fhn_euler_system(), OSCILLATOR_CURRENTS, **OSCILLATOR_OPTIONS)
 
 
 def _on_study_currents(u: np.ndarray) -> np.ndarray:

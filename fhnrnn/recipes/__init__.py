@@ -20,9 +20,12 @@ from fhnrnn.recipes.fhn_branch import (
 )
 from fhnrnn.recipes.fhn_exact import EXACT_CURVES, CurveSummary, fhn_rnn_curves
 from fhnrnn.recipes.fhn_fixed_points import (
+    EXACT_FIXED_POINT_SEARCH,
     FIXED_POINT_SEARCH,
     SEARCH_VERSION,
+    central_fixed_points,
     fhn_rnn_fixed_points,
+    fhn_rnn_search_account,
     fixed_point_artifact_keys,
 )
 from fhnrnn.recipes.fhn_flow import FLOW_RECIPE, FlowRun, flow_artifact_keys, train_fhn_flow
@@ -43,6 +46,7 @@ from fhnrnn.recipes.sine_wave import (
 __all__ = [
     "BRANCH_CONTINUATION",
     "EXACT_CURVES",
+    "EXACT_FIXED_POINT_SEARCH",
     "FIXED_POINT_SEARCH",
     "FLOW_RECIPE",
     "GRU_RECIPE",
@@ -54,9 +58,11 @@ __all__ = [
     "FHNRNNRun",
     "FlowRun",
     "SineRun",
+    "central_fixed_points",
     "fhn_rnn_branches",
     "fhn_rnn_curves",
     "fhn_rnn_fixed_points",
+    "fhn_rnn_search_account",
     "shipped_artifacts",
     "train_fhn_flow",
     "train_fhn_rnn",
