@@ -20,6 +20,7 @@ from itertools import combinations
 
 import numpy as np
 from scipy.linalg.blas import dger
+from scipy.linalg.lapack import dgecon, dgetrf, dgetri
 
 from fhnrnn.fixedpoints.relu import ReLUStack
 
@@ -27,6 +28,7 @@ _DRIFT = 1e-9  # refresh N when |J v| / (|J| |v|) exceeds this
 _TIE = 1e-10  # units reaching zero within this fraction of the scale of one another: a tie
 _MAX_TIE = 3  # ties of more units are not resolved
 _REBORDER = 0.5  # the border row follows the direction once their cosine falls below this
+_CONDITION = 1e12  # a bordered matrix worse conditioned than this takes a new border row
 
 
 class End(enum.Enum):
@@ -94,21 +96,12 @@ class ParameterisedStack:
         return tuple(slice(int(end - width), int(end))
                      for end, width in zip(ends, self.stack.widths, strict=True))
 
-    @cached_property
-    def transposed(self) -> tuple[np.ndarray, ...]:
-        """``W_l^T`` in row-major order: ``W_l h`` for a sparse h reads only h's rows."""
-        return tuple(np.ascontiguousarray(weight.T) for weight in self.stack.weights)
-
-    @cached_property
-    def state_out_transposed(self) -> np.ndarray:
-        return np.ascontiguousarray(self.stack.state_out.T)
-
     def preactivations(self, y: np.ndarray) -> np.ndarray:
         """``z_1 ... z_L`` at y, flat, shape (n_1 + ... + n_L,)."""
         z = np.empty(self.slices[-1].stop)
         h = self.lin_in @ y + self.off_in
         for index, (part, bias) in enumerate(zip(self.slices, self.stack.biases, strict=True)):
-            z[part] = _sparse_product(self.stack.weights[index], self.transposed[index], h)
+            z[part] = self.stack.weights[index] @ h
             z[part] += bias
             h = np.maximum(z[part], 0.0)
         return z
@@ -120,15 +113,20 @@ class ParameterisedStack:
     def residual_from(self, y: np.ndarray, z: np.ndarray) -> np.ndarray:
         """``r(y)`` from the (flat) pre-activations at y, shape (d,)."""
         last = np.maximum(z[self.slices[-1]], 0.0)
-        mapped = _sparse_product(self.stack.state_out, self.state_out_transposed, last)
-        return mapped + self.par_out * y[-1] + self.off_out - y[:-1]
+        return self.stack.state_out @ last + self.par_out * y[-1] + self.off_out - y[:-1]
 
     def jacobian(self, on: np.ndarray) -> np.ndarray:
-        """``dr/dy`` on the region of the (flat) pattern ``on``, shape (d, d + 1)."""
-        linear = self.lin_in
-        for part, weight in zip(self.slices, self.stack.weights, strict=True):
-            linear = (weight @ linear) * on[part, None]
-        jacobian = self.stack.state_out @ linear
+        """``dr/dy`` on the region of the (flat) pattern ``on``, shape (d, d + 1).
+
+        Composed over the active units only: ``W_l[a_l, a_{l-1}]`` blocks (a_l: the units on
+        in layer l), a fraction of the dense products when about half the units are on.
+        """
+        active = [np.flatnonzero(on[part]) for part in self.slices]
+        linear = self.stack.weights[0][active[0]] @ self.lin_in
+        for layer in range(1, len(active)):
+            block = self.stack.weights[layer][np.ix_(active[layer], active[layer - 1])]
+            linear = block @ linear
+        jacobian = self.stack.state_out[:, active[-1]] @ linear
         jacobian[:, :-1] -= np.eye(self.d)
         jacobian[:, -1] += self.par_out
         return jacobian
@@ -138,7 +136,7 @@ class ParameterisedStack:
         rates = np.empty(self.slices[-1].stop)
         h = self.lin_in @ v
         for index, part in enumerate(self.slices):
-            rates[part] = _sparse_product(self.stack.weights[index], self.transposed[index], h)
+            rates[part] = self.stack.weights[index] @ h
             h = rates[part] * on[part]
         return rates
 
@@ -147,18 +145,17 @@ class ParameterisedStack:
         layer = self.layer_of(unit)
         row = self.stack.weights[layer][unit - self.slices[layer].start]
         for below in range(layer - 1, -1, -1):
-            active = np.flatnonzero(on[self.slices[below]])
-            row = row[active] @ self.stack.weights[below][active]
+            row = (row * on[self.slices[below]]) @ self.stack.weights[below]
         return row @ self.lin_in
 
     def unit_effect(self, on: np.ndarray, unit: int) -> np.ndarray:
         """``dr / dh_unit`` on the region of ``on`` (unit: a flat index), shape (d,)."""
-        layer = self.layer_of(unit)
-        column = np.zeros(self.stack.weights[layer].shape[0])
-        column[unit - self.slices[layer].start] = 1.0
-        for above in range(layer + 1, len(self.slices)):
-            product = _sparse_product(self.stack.weights[above], self.transposed[above], column)
-            column = product * on[self.slices[above]]
+        layer, index = self.unit_name(unit)
+        if layer + 1 == len(self.slices):
+            return self.stack.state_out[:, index].copy()
+        column = self.stack.weights[layer + 1][:, index] * on[self.slices[layer + 1]]
+        for above in range(layer + 2, len(self.slices)):
+            column = (self.stack.weights[above] @ column) * on[self.slices[above]]
         return self.stack.state_out @ column
 
     def layer_of(self, unit: int) -> int:
@@ -169,14 +166,6 @@ class ParameterisedStack:
         """(layer, index within the layer) of a flat unit index."""
         layer = self.layer_of(unit)
         return layer, unit - self.slices[layer].start
-
-
-def _sparse_product(matrix: np.ndarray, transposed: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """``matrix @ h``, reading only the rows of ``matrix^T`` where a sparse h is non-zero."""
-    active = np.flatnonzero(h)
-    if active.size > h.size // 2:
-        return matrix @ h
-    return h[active] @ transposed[active]
 
 
 @dataclass
@@ -354,11 +343,11 @@ class Pivot:
     def _refresh(self) -> None:
         """N afresh from the pattern's J (rounding drift, or a near-singular update)."""
         jacobian = self.system.jacobian(self.on)
-        bordered = np.vstack([jacobian, self.border])
-        if np.linalg.cond(bordered) > 1e12:
+        inverse = _inverse(np.vstack([jacobian, self.border]))
+        if inverse is None:
             self.border = _null_vector(jacobian)
-            bordered = np.vstack([jacobian, self.border])
-        self.inverse = np.asfortranarray(np.linalg.inv(bordered))
+            inverse = np.asfortranarray(np.linalg.inv(np.vstack([jacobian, self.border])))
+        self.inverse = inverse
         self.refreshes += 1
 
     def _state(self) -> tuple:
@@ -383,6 +372,19 @@ def _null_vector(jacobian: np.ndarray) -> np.ndarray:
     if singular[-1] <= 1e-12 * singular[0]:
         raise _Stop(End.SINGULAR)
     return vt[-1]
+
+
+def _inverse(matrix: np.ndarray) -> np.ndarray | None:
+    """The inverse (Fortran order) of a square matrix, or None when its condition number
+    (LAPACK's 1-norm estimate from the LU factors) exceeds ``_CONDITION``."""
+    factors, pivots, info = dgetrf(matrix)
+    if info != 0:
+        return None
+    reciprocal, _ = dgecon(factors, np.abs(matrix).sum(axis=0).max(), norm="1")
+    if reciprocal * _CONDITION < 1.0:
+        return None
+    inverse, info = dgetri(factors, pivots)
+    return np.asfortranarray(inverse) if info == 0 else None
 
 
 def _rank_one(matrix: np.ndarray, alpha: float, left: np.ndarray, right: np.ndarray) -> np.ndarray:
