@@ -14,6 +14,7 @@ fresh composition whenever ``J v`` drifts from zero.
 from __future__ import annotations
 
 import enum
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import combinations
@@ -158,9 +159,14 @@ class ParameterisedStack:
             column = (self.stack.weights[above] @ column) * on[self.slices[above]]
         return self.stack.state_out @ column
 
+    @cached_property
+    def stops(self) -> tuple[int, ...]:
+        """Where each layer's part of a flat array ends."""
+        return tuple(part.stop for part in self.slices)
+
     def layer_of(self, unit: int) -> int:
         """The layer of a flat unit index."""
-        return int(np.searchsorted([part.stop for part in self.slices], unit, side="right"))
+        return bisect_right(self.stops, unit)
 
     def unit_name(self, unit: int) -> tuple[int, int]:
         """(layer, index within the layer) of a flat unit index."""
