@@ -346,5 +346,6 @@ def _sorted_eig(jacobian: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros((0, d), dtype=complex), np.zeros((0, d, d), dtype=complex)
     values, vectors = np.linalg.eig(jacobian)
     order = np.argsort(-np.abs(values), axis=1, kind="stable")
-    rows = np.arange(len(values))[:, None]
-    return values[rows, order], np.stack([v[:, o] for v, o in zip(vectors, order, strict=True)])
+    for point, columns in enumerate(order):  # in place: no second array of K d x d
+        vectors[point] = vectors[point][:, columns]
+    return np.take_along_axis(values, order, axis=1), vectors
