@@ -132,6 +132,23 @@ class ParameterisedStack:
         jacobian[:, -1] += self.par_out
         return jacobian
 
+    def preactivations_and_rates(
+        self, y: np.ndarray, on: np.ndarray, v: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`preactivations` at y and :meth:`directional` along v, in one pass.
+
+        Each weight matrix is read once for both (a product with two columns), which costs
+        little more than one of them: the products are bound by reading the weights.
+        """
+        z, rates = np.empty(self.slices[-1].stop), np.empty(self.slices[-1].stop)
+        both = self.lin_in @ np.stack([y, v], axis=1)
+        both[:, 0] += self.off_in
+        for index, (part, bias) in enumerate(zip(self.slices, self.stack.biases, strict=True)):
+            product = self.stack.weights[index] @ both
+            z[part], rates[part] = product[:, 0] + bias, product[:, 1]
+            both = np.stack([np.maximum(z[part], 0.0), rates[part] * on[part]], axis=1)
+        return z, rates
+
     def directional(self, on: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Derivatives of ``z_1 ... z_L`` along v on the region of ``on``, flat."""
         rates = np.empty(self.slices[-1].stop)
@@ -258,7 +275,7 @@ class Pivot:
                 self.y[-1] = high if self.v[-1] > 0 else low
             return [], limit
         hitting = np.flatnonzero(step <= first + _TIE * (1.0 + np.abs(self.y).max()))
-        self._move(first)
+        self.y = self.y + first * self.v  # settled after the crossing (_settle)
         return [int(k) for k in hitting], None
 
     def _move(self, step: float) -> None:
@@ -316,8 +333,7 @@ class Pivot:
         A unit whose pre-activation does not depend on y in the new region (its gradient is
         zero: every path to it is switched off) constrains nothing and is left out.
         """
-        direction = self.inverse[:, -1]
-        rates = self.system.directional(self.on, direction)
+        direction, rates = self._settle()
         tiny = 1e-9 * self.weight_scale * _norm(direction)
         signed = [
             rates[unit] * (1.0 if self.on[unit] else -1.0)
@@ -334,6 +350,24 @@ class Pivot:
         self.rates = rates * (orientation / _norm(direction))
         if abs(self.border @ self.v) < _REBORDER * _norm(self.border):
             self._set_border(self.v)
+
+    def _settle(self) -> tuple[np.ndarray, np.ndarray]:
+        """At a vertex just crossed: the new null direction and its rates, y back on the curve.
+
+        The pre-activations at the vertex (the same on either side of the facet) and the rates
+        along ``N[:, -1]`` come from one pass; a residual that has drifted makes N be
+        recomputed (and the rates with it); one bordered Newton correction then puts y back
+        on the curve (the pre-activations are those before it, off by its size).
+        """
+        direction = self.inverse[:, -1]
+        self.z, rates = self.system.preactivations_and_rates(self.y, self.on, direction)
+        residual = self.system.residual_from(self.y, self.z)
+        if np.abs(residual).max() > _DRIFT * (1.0 + np.abs(self.y).max()):
+            self._refresh()
+            direction = self.inverse[:, -1]
+            rates = self.system.directional(self.on, direction)
+        self.y = self.y - self.inverse[:, :-1] @ residual
+        return direction, rates
 
     def _set_border(self, border: np.ndarray) -> None:
         change = border - self.border
@@ -358,12 +392,13 @@ class Pivot:
 
     def _state(self) -> tuple:
         return (self.on.copy(), self.inverse.copy(order="F"), self.border.copy(), self.v.copy(),
-                self.rates)
+                self.rates, self.y.copy(), self.z)
 
     def _restore(self, saved: tuple) -> None:
-        on, inverse, border, v, rates = saved
+        on, inverse, border, v, rates, y, z = saved
         self.on, self.inverse = on.copy(), inverse.copy(order="F")
         self.border, self.v, self.rates = border.copy(), v.copy(), rates
+        self.y, self.z = y.copy(), z
 
 
 class _Stop(Exception):
