@@ -256,11 +256,10 @@ class Pivot:
 
     def _advance(self, low: float, high: float, bound: float) -> tuple[list[int], End | None]:
         """Move to the end of the segment; the units that reach zero there, or the limit met."""
-        z, rate, on = self.z, self.rates, self.on
-        towards = np.where(on, rate < 0, rate > 0)
-        gap = np.abs(np.where(on, np.maximum(z, 0.0), np.minimum(z, 0.0)))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.where(towards, gap / np.abs(rate), np.inf)
+        # each unit's distance to its facet, and the rate at which it closes (> 0: towards)
+        gap = np.maximum(np.where(self.on, self.z, -self.z), 0.0)
+        closing = np.where(self.on, -self.rates, self.rates)
+        step = np.divide(gap, closing, out=np.full(gap.shape, np.inf), where=closing > 0)
         limits = {
             End.PARAMETER: _parameter_step(self.y[-1], self.v[-1], low, high),
             End.BOX: _box_step(self.y[:-1], self.v[:-1], bound),
@@ -446,7 +445,6 @@ def _parameter_step(theta: float, rate: float, low: float, high: float) -> float
 
 
 def _box_step(x: np.ndarray, rate: np.ndarray, bound: float) -> float:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        room = np.where(rate > 0, (bound - x) / rate, (-bound - x) / rate)
-        room = np.where(rate == 0, np.inf, room)
+    room = np.divide(np.copysign(bound, rate) - x, rate, out=np.full(x.shape, np.inf),
+                     where=rate != 0)
     return float(np.maximum(room, 0.0).min())
