@@ -255,6 +255,22 @@ def test_bad_arguments_of_the_search_name_themselves(
         find_fixed_points_exact(random_stack(3, 3, [3]), inputs, starts, index)
 
 
+def test_the_affine_piece_of_a_pattern_reproduces_the_step_even_past_a_silent_layer() -> None:
+    stack = random_stack(6, 3, [3, 3, 3])
+    rng = np.random.default_rng(6)
+    for x, u in zip(rng.normal(0.0, 2.0, (20, 3)), rng.normal(0.0, 1.0, (20, 1)), strict=True):
+        a, b, c = stack.affine_piece(stack.pattern(x, u))
+        np.testing.assert_allclose(a @ x + b @ u + c, stack.step(x[None], u[None])[0],
+                                   rtol=1e-12, atol=1e-12)
+    silent = np.array([True, False, True, False, False, False, True, True, False])
+    a, b, c = stack.affine_piece(silent)  # layer 2 all off: the state cannot reach the output
+    assert not a.any()
+    np.testing.assert_array_equal(b, stack.input_out)
+    maps = stack.preactivation_maps(silent)
+    assert not maps[2][:, :-1].any()  # layer 3's pre-activations: its biases alone
+    np.testing.assert_array_equal(maps[2][:, -1], stack.biases[2])
+
+
 def test_a_certificate_flags_a_point_on_a_facet() -> None:
     stack = ReLUStack(
         state_in=[[1.0]], input_in=[[0.0]], bias_in=[0.0], weights=([[1.0]],), biases=([0.0],),
