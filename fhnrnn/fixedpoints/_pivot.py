@@ -141,12 +141,16 @@ class ParameterisedStack:
         little more than one of them: the products are bound by reading the weights.
         """
         z, rates = np.empty(self.slices[-1].stop), np.empty(self.slices[-1].stop)
-        both = self.lin_in @ np.stack([y, v], axis=1)
+        pair = np.empty((len(y), 2))  # columns: the point, the direction
+        pair[:, 0], pair[:, 1] = y, v
+        both = self.lin_in @ pair
         both[:, 0] += self.off_in
         for index, (part, bias) in enumerate(zip(self.slices, self.stack.biases, strict=True)):
             product = self.stack.weights[index] @ both
             z[part], rates[part] = product[:, 0] + bias, product[:, 1]
-            both = np.stack([np.maximum(z[part], 0.0), rates[part] * on[part]], axis=1)
+            both = product  # reused: relu of the values, the rates masked by the pattern
+            np.maximum(z[part], 0.0, out=both[:, 0])
+            np.multiply(rates[part], on[part], out=both[:, 1])
         return z, rates
 
     def directional(self, on: np.ndarray, v: np.ndarray) -> np.ndarray:
