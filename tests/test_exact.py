@@ -149,6 +149,40 @@ def test_a_map_without_fixed_points_past_zero_stops_and_says_why() -> None:
     assert "component" in found.reasons[0.5]
 
 
+def test_patience_stops_the_search_once_every_input_has_a_point_and_no_new_component_comes(
+) -> None:
+    # F(x, u) = x / 2 + u (x = relu(x) - relu(-x)): one component, x* = 2u, at every input.
+    stack = ReLUStack(
+        state_in=[[1.0], [-1.0]], input_in=[[0.0], [0.0]], bias_in=np.zeros(2),
+        weights=(np.eye(2),), biases=(np.zeros(2),), state_out=[[0.5, -0.5]],
+        input_out=[[1.0]], bias_out=[0.0],
+    )
+    inputs = np.linspace(-1.0, 1.0, 5)
+    starts = np.random.default_rng(0).normal(0.0, 3.0, (15, 1))
+    index = np.repeat(np.arange(5), 3)
+    patient = find_fixed_points_exact(stack, inputs, starts, index, patience=2)
+    every = find_fixed_points_exact(stack, inputs, starts, index, patience=None)
+    # the first homotopy finds the component, which covers every input; two more find nothing
+    assert patient.homotopy_ends == ("fixed point",) * 3
+    assert list(patient.homotopy_starts) == [0, 3, 6]  # round-robin: each input's first start
+    assert len(every.homotopy_ends) == 15
+    np.testing.assert_allclose(patient.points.xstar[:, 0], 2.0 * inputs, atol=1e-12)
+    np.testing.assert_allclose(every.points.xstar, patient.points.xstar)
+
+
+def test_a_start_near_one_whose_homotopy_failed_is_deferred_but_still_run() -> None:
+    # F(x, u) = relu(x) + u has no fixed point at u > 0: every homotopy fails, none is skipped.
+    stack = ReLUStack(
+        state_in=[[1.0]], input_in=[[0.0]], bias_in=[0.0], weights=([[1.0]],), biases=([0.0],),
+        state_out=[[1.0]], input_out=[[1.0]], bias_out=[0.0],
+    )
+    starts = [[0.7], [0.7 + 1e-3], [5.0], [-3.0]]  # the second lies near the first
+    found = find_fixed_points_exact(stack, [0.5, 0.6], starts, [0, 1, 0, 1], patience=1)
+    assert list(found.homotopy_starts) == [0, 2, 3, 1]
+    assert "fixed point" not in found.homotopy_ends
+    assert list(found.reasons) == [0.5, 0.6]
+
+
 def test_a_closed_loop_is_followed_round_once_through_its_tied_corners() -> None:
     # F(x, u) = x - (|x| + |u| - 1) / 2: the fixed points form the diamond |x| + |u| = 1.
     # |x| and |u| take two ReLUs each, which switch together at x = 0 (or u = 0): ties.
@@ -219,6 +253,22 @@ def test_bad_arguments_of_the_search_name_themselves(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         find_fixed_points_exact(random_stack(3, 3, [3]), inputs, starts, index)
+
+
+def test_the_affine_piece_of_a_pattern_reproduces_the_step_even_past_a_silent_layer() -> None:
+    stack = random_stack(6, 3, [3, 3, 3])
+    rng = np.random.default_rng(6)
+    for x, u in zip(rng.normal(0.0, 2.0, (20, 3)), rng.normal(0.0, 1.0, (20, 1)), strict=True):
+        a, b, c = stack.affine_piece(stack.pattern(x, u))
+        np.testing.assert_allclose(a @ x + b @ u + c, stack.step(x[None], u[None])[0],
+                                   rtol=1e-12, atol=1e-12)
+    silent = np.array([True, False, True, False, False, False, True, True, False])
+    a, b, c = stack.affine_piece(silent)  # layer 2 all off: the state cannot reach the output
+    assert not a.any()
+    np.testing.assert_array_equal(b, stack.input_out)
+    maps = stack.preactivation_maps(silent)
+    assert not maps[2][:, :-1].any()  # layer 3's pre-activations: its biases alone
+    np.testing.assert_array_equal(maps[2][:, -1], stack.biases[2])
 
 
 def test_a_certificate_flags_a_point_on_a_facet() -> None:

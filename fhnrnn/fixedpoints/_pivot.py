@@ -14,12 +14,14 @@ fresh composition whenever ``J v`` drifts from zero.
 from __future__ import annotations
 
 import enum
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import combinations
 
 import numpy as np
 from scipy.linalg.blas import dger
+from scipy.linalg.lapack import dgecon, dgetrf, dgetri
 
 from fhnrnn.fixedpoints.relu import ReLUStack
 
@@ -27,6 +29,7 @@ _DRIFT = 1e-9  # refresh N when |J v| / (|J| |v|) exceeds this
 _TIE = 1e-10  # units reaching zero within this fraction of the scale of one another: a tie
 _MAX_TIE = 3  # ties of more units are not resolved
 _REBORDER = 0.5  # the border row follows the direction once their cosine falls below this
+_CONDITION = 1e12  # a bordered matrix worse conditioned than this takes a new border row
 
 
 class End(enum.Enum):
@@ -94,21 +97,12 @@ class ParameterisedStack:
         return tuple(slice(int(end - width), int(end))
                      for end, width in zip(ends, self.stack.widths, strict=True))
 
-    @cached_property
-    def transposed(self) -> tuple[np.ndarray, ...]:
-        """``W_l^T`` in row-major order: ``W_l h`` for a sparse h reads only h's rows."""
-        return tuple(np.ascontiguousarray(weight.T) for weight in self.stack.weights)
-
-    @cached_property
-    def state_out_transposed(self) -> np.ndarray:
-        return np.ascontiguousarray(self.stack.state_out.T)
-
     def preactivations(self, y: np.ndarray) -> np.ndarray:
         """``z_1 ... z_L`` at y, flat, shape (n_1 + ... + n_L,)."""
         z = np.empty(self.slices[-1].stop)
         h = self.lin_in @ y + self.off_in
         for index, (part, bias) in enumerate(zip(self.slices, self.stack.biases, strict=True)):
-            z[part] = _sparse_product(self.stack.weights[index], self.transposed[index], h)
+            z[part] = self.stack.weights[index] @ h
             z[part] += bias
             h = np.maximum(z[part], 0.0)
         return z
@@ -120,25 +114,51 @@ class ParameterisedStack:
     def residual_from(self, y: np.ndarray, z: np.ndarray) -> np.ndarray:
         """``r(y)`` from the (flat) pre-activations at y, shape (d,)."""
         last = np.maximum(z[self.slices[-1]], 0.0)
-        mapped = _sparse_product(self.stack.state_out, self.state_out_transposed, last)
-        return mapped + self.par_out * y[-1] + self.off_out - y[:-1]
+        return self.stack.state_out @ last + self.par_out * y[-1] + self.off_out - y[:-1]
 
     def jacobian(self, on: np.ndarray) -> np.ndarray:
-        """``dr/dy`` on the region of the (flat) pattern ``on``, shape (d, d + 1)."""
-        linear = self.lin_in
-        for part, weight in zip(self.slices, self.stack.weights, strict=True):
-            linear = (weight @ linear) * on[part, None]
-        jacobian = self.stack.state_out @ linear
+        """``dr/dy`` on the region of the (flat) pattern ``on``, shape (d, d + 1).
+
+        Composed over the active units only: ``W_l[a_l, a_{l-1}]`` blocks (a_l: the units on
+        in layer l), a fraction of the dense products when about half the units are on.
+        """
+        active = [np.flatnonzero(on[part]) for part in self.slices]
+        linear = self.stack.weights[0][active[0]] @ self.lin_in
+        for layer in range(1, len(active)):
+            block = self.stack.weights[layer][np.ix_(active[layer], active[layer - 1])]
+            linear = block @ linear
+        jacobian = self.stack.state_out[:, active[-1]] @ linear
         jacobian[:, :-1] -= np.eye(self.d)
         jacobian[:, -1] += self.par_out
         return jacobian
+
+    def preactivations_and_rates(
+        self, y: np.ndarray, on: np.ndarray, v: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`preactivations` at y and :meth:`directional` along v, in one pass.
+
+        Each weight matrix is read once for both (a product with two columns), which costs
+        little more than one of them: the products are bound by reading the weights.
+        """
+        z, rates = np.empty(self.slices[-1].stop), np.empty(self.slices[-1].stop)
+        pair = np.empty((len(y), 2))  # columns: the point, the direction
+        pair[:, 0], pair[:, 1] = y, v
+        both = self.lin_in @ pair
+        both[:, 0] += self.off_in
+        for index, (part, bias) in enumerate(zip(self.slices, self.stack.biases, strict=True)):
+            product = self.stack.weights[index] @ both
+            z[part], rates[part] = product[:, 0] + bias, product[:, 1]
+            both = product  # reused: relu of the values, the rates masked by the pattern
+            np.maximum(z[part], 0.0, out=both[:, 0])
+            np.multiply(rates[part], on[part], out=both[:, 1])
+        return z, rates
 
     def directional(self, on: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Derivatives of ``z_1 ... z_L`` along v on the region of ``on``, flat."""
         rates = np.empty(self.slices[-1].stop)
         h = self.lin_in @ v
         for index, part in enumerate(self.slices):
-            rates[part] = _sparse_product(self.stack.weights[index], self.transposed[index], h)
+            rates[part] = self.stack.weights[index] @ h
             h = rates[part] * on[part]
         return rates
 
@@ -147,36 +167,32 @@ class ParameterisedStack:
         layer = self.layer_of(unit)
         row = self.stack.weights[layer][unit - self.slices[layer].start]
         for below in range(layer - 1, -1, -1):
-            active = np.flatnonzero(on[self.slices[below]])
-            row = row[active] @ self.stack.weights[below][active]
+            row = (row * on[self.slices[below]]) @ self.stack.weights[below]
         return row @ self.lin_in
 
     def unit_effect(self, on: np.ndarray, unit: int) -> np.ndarray:
         """``dr / dh_unit`` on the region of ``on`` (unit: a flat index), shape (d,)."""
-        layer = self.layer_of(unit)
-        column = np.zeros(self.stack.weights[layer].shape[0])
-        column[unit - self.slices[layer].start] = 1.0
-        for above in range(layer + 1, len(self.slices)):
-            product = _sparse_product(self.stack.weights[above], self.transposed[above], column)
-            column = product * on[self.slices[above]]
+        layer, index = self.unit_name(unit)
+        if layer + 1 == len(self.slices):
+            return self.stack.state_out[:, index].copy()
+        column = self.stack.weights[layer + 1][:, index] * on[self.slices[layer + 1]]
+        for above in range(layer + 2, len(self.slices)):
+            column = (self.stack.weights[above] @ column) * on[self.slices[above]]
         return self.stack.state_out @ column
+
+    @cached_property
+    def stops(self) -> tuple[int, ...]:
+        """Where each layer's part of a flat array ends."""
+        return tuple(part.stop for part in self.slices)
 
     def layer_of(self, unit: int) -> int:
         """The layer of a flat unit index."""
-        return int(np.searchsorted([part.stop for part in self.slices], unit, side="right"))
+        return bisect_right(self.stops, unit)
 
     def unit_name(self, unit: int) -> tuple[int, int]:
         """(layer, index within the layer) of a flat unit index."""
         layer = self.layer_of(unit)
         return layer, unit - self.slices[layer].start
-
-
-def _sparse_product(matrix: np.ndarray, transposed: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """``matrix @ h``, reading only the rows of ``matrix^T`` where a sparse h is non-zero."""
-    active = np.flatnonzero(h)
-    if active.size > h.size // 2:
-        return matrix @ h
-    return h[active] @ transposed[active]
 
 
 @dataclass
@@ -244,11 +260,10 @@ class Pivot:
 
     def _advance(self, low: float, high: float, bound: float) -> tuple[list[int], End | None]:
         """Move to the end of the segment; the units that reach zero there, or the limit met."""
-        z, rate, on = self.z, self.rates, self.on
-        towards = np.where(on, rate < 0, rate > 0)
-        gap = np.abs(np.where(on, np.maximum(z, 0.0), np.minimum(z, 0.0)))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.where(towards, gap / np.abs(rate), np.inf)
+        # each unit's distance to its facet, and the rate at which it closes (> 0: towards)
+        gap = np.maximum(np.where(self.on, self.z, -self.z), 0.0)
+        closing = np.where(self.on, -self.rates, self.rates)
+        step = np.divide(gap, closing, out=np.full(gap.shape, np.inf), where=closing > 0)
         limits = {
             End.PARAMETER: _parameter_step(self.y[-1], self.v[-1], low, high),
             End.BOX: _box_step(self.y[:-1], self.v[:-1], bound),
@@ -263,7 +278,7 @@ class Pivot:
                 self.y[-1] = high if self.v[-1] > 0 else low
             return [], limit
         hitting = np.flatnonzero(step <= first + _TIE * (1.0 + np.abs(self.y).max()))
-        self._move(first)
+        self.y = self.y + first * self.v  # settled after the crossing (_settle)
         return [int(k) for k in hitting], None
 
     def _move(self, step: float) -> None:
@@ -321,8 +336,7 @@ class Pivot:
         A unit whose pre-activation does not depend on y in the new region (its gradient is
         zero: every path to it is switched off) constrains nothing and is left out.
         """
-        direction = self.inverse[:, -1]
-        rates = self.system.directional(self.on, direction)
+        direction, rates = self._settle()
         tiny = 1e-9 * self.weight_scale * _norm(direction)
         signed = [
             rates[unit] * (1.0 if self.on[unit] else -1.0)
@@ -340,6 +354,24 @@ class Pivot:
         if abs(self.border @ self.v) < _REBORDER * _norm(self.border):
             self._set_border(self.v)
 
+    def _settle(self) -> tuple[np.ndarray, np.ndarray]:
+        """At a vertex just crossed: the new null direction and its rates, y back on the curve.
+
+        The pre-activations at the vertex (the same on either side of the facet) and the rates
+        along ``N[:, -1]`` come from one pass; a residual that has drifted makes N be
+        recomputed (and the rates with it); one bordered Newton correction then puts y back
+        on the curve (the pre-activations are those before it, off by its size).
+        """
+        direction = self.inverse[:, -1]
+        self.z, rates = self.system.preactivations_and_rates(self.y, self.on, direction)
+        residual = self.system.residual_from(self.y, self.z)
+        if np.abs(residual).max() > _DRIFT * (1.0 + np.abs(self.y).max()):
+            self._refresh()
+            direction = self.inverse[:, -1]
+            rates = self.system.directional(self.on, direction)
+        self.y = self.y - self.inverse[:, :-1] @ residual
+        return direction, rates
+
     def _set_border(self, border: np.ndarray) -> None:
         change = border - self.border
         column = self.inverse[:, -1].copy()
@@ -354,21 +386,22 @@ class Pivot:
     def _refresh(self) -> None:
         """N afresh from the pattern's J (rounding drift, or a near-singular update)."""
         jacobian = self.system.jacobian(self.on)
-        bordered = np.vstack([jacobian, self.border])
-        if np.linalg.cond(bordered) > 1e12:
+        inverse = _inverse(np.vstack([jacobian, self.border]))
+        if inverse is None:
             self.border = _null_vector(jacobian)
-            bordered = np.vstack([jacobian, self.border])
-        self.inverse = np.asfortranarray(np.linalg.inv(bordered))
+            inverse = np.asfortranarray(np.linalg.inv(np.vstack([jacobian, self.border])))
+        self.inverse = inverse
         self.refreshes += 1
 
     def _state(self) -> tuple:
         return (self.on.copy(), self.inverse.copy(order="F"), self.border.copy(), self.v.copy(),
-                self.rates)
+                self.rates, self.y.copy(), self.z)
 
     def _restore(self, saved: tuple) -> None:
-        on, inverse, border, v, rates = saved
+        on, inverse, border, v, rates, y, z = saved
         self.on, self.inverse = on.copy(), inverse.copy(order="F")
         self.border, self.v, self.rates = border.copy(), v.copy(), rates
+        self.y, self.z = y.copy(), z
 
 
 class _Stop(Exception):
@@ -383,6 +416,19 @@ def _null_vector(jacobian: np.ndarray) -> np.ndarray:
     if singular[-1] <= 1e-12 * singular[0]:
         raise _Stop(End.SINGULAR)
     return vt[-1]
+
+
+def _inverse(matrix: np.ndarray) -> np.ndarray | None:
+    """The inverse (Fortran order) of a square matrix, or None when its condition number
+    (LAPACK's 1-norm estimate from the LU factors) exceeds ``_CONDITION``."""
+    factors, pivots, info = dgetrf(matrix)
+    if info != 0:
+        return None
+    reciprocal, _ = dgecon(factors, np.abs(matrix).sum(axis=0).max(), norm="1")
+    if reciprocal * _CONDITION < 1.0:
+        return None
+    inverse, info = dgetri(factors, pivots)
+    return np.asfortranarray(inverse) if info == 0 else None
 
 
 def _rank_one(matrix: np.ndarray, alpha: float, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -403,7 +449,6 @@ def _parameter_step(theta: float, rate: float, low: float, high: float) -> float
 
 
 def _box_step(x: np.ndarray, rate: np.ndarray, bound: float) -> float:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        room = np.where(rate > 0, (bound - x) / rate, (-bound - x) / rate)
-        room = np.where(rate == 0, np.inf, room)
+    room = np.divide(np.copysign(bound, rate) - x, rate, out=np.full(x.shape, np.inf),
+                     where=rate != 0)
     return float(np.maximum(room, 0.0).min())

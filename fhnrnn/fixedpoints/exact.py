@@ -380,10 +380,15 @@ def cycle_blocks(stack: ReLUStack, pattern: np.ndarray) -> list[np.ndarray]:
     it has at most d non-zero eigenvalues, since ``W_1 P R`` has rank at most d.
     """
     active = [np.flatnonzero(part) for part in stack.split(pattern)]
-    blocks = [stack.closing[np.ix_(active[0], active[-1])]]
+    blocks = [_block(stack.closing, active[0], active[-1])]
     for layer in range(1, len(active)):
-        blocks.append(stack.weights[layer][np.ix_(active[layer], active[layer - 1])])
+        blocks.append(_block(stack.weights[layer], active[layer], active[layer - 1]))
     return blocks
+
+
+def _block(matrix: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``matrix[rows][:, columns]`` by two takes (faster than one np.ix_ gather)."""
+    return matrix.take(rows, axis=0).take(columns, axis=1)
 
 
 def region_multipliers(stack: ReLUStack, pattern: np.ndarray) -> np.ndarray:

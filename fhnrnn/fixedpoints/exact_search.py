@@ -32,6 +32,7 @@ from fhnrnn.fixedpoints.results import FixedPoints
 __all__ = ["ExactSearch", "find_fixed_points_exact"]
 
 _SAME = 1e-7  # points closer than this (relative to the state's scale) are one point
+_NEAR = 0.1  # a start this close (relative to its scale) to a failed one is deferred
 _GAP_TRIES = 4  # an input no component reaches gets homotopies from this many nearest inputs
 
 
@@ -58,6 +59,9 @@ class ExactSearch:
     homotopy_ends : tuple of str
         How each homotopy ended: ``"fixed point"``, ``"back to s = 0"`` or an
         :class:`~fhnrnn.fixedpoints.exact.End` message.
+    homotopy_starts : ndarray of int, shape (H,)
+        For each homotopy (in the order run, as ``homotopy_ends``), the row of ``starts`` it
+        started from, or -1 for one started from a point found at another input.
     reasons : dict of float to str
         For each input without a fixed point, why.
     """
@@ -68,6 +72,7 @@ class ExactSearch:
     margins: np.ndarray
     on_facet: np.ndarray
     homotopy_ends: tuple[str, ...]
+    homotopy_starts: np.ndarray
     reasons: dict[float, str]
 
     def summary(self) -> str:
@@ -107,9 +112,12 @@ def find_fixed_points_exact(
         The row of ``inputs`` of each start.
     patience : int or None
         The starts are taken round-robin over the inputs (every input's first start, then
-        every input's second, ...). Once every input has a point, the search stops after
-        ``patience`` homotopies in a row that reached only components already found; None
-        runs every start.
+        every input's second, ...), except that a start within 10 % of its scale
+        (``0.1 * (1 + |x|_inf)``, max-norm) of a start whose homotopy failed is deferred until
+        every other start has been taken: homotopies from nearby states at nearby inputs tend
+        to end alike. Once every input has a point, the search stops after ``patience``
+        homotopies in a row that reached only components already found (or none); None runs
+        every start.
     max_segments : int
         Segments per homotopy path and per direction of a continuation.
     progress : bool
@@ -125,11 +133,13 @@ def find_fixed_points_exact(
     if patience is not None:
         patience = positive_int(patience, "patience")
     search = _Search(stack, values, positive_int(max_segments, "max_segments"))
-    order = _round_robin(rows)
+    queue = _Queue(states, _round_robin(rows))
     quiet = 0
-    for index in progress_bar(order, disable=not progress, desc="homotopies"):
+    for _ in progress_bar(range(len(states)), disable=not progress, desc="homotopies"):
+        index = queue.pop()
         components = len(search.curves)
-        search.from_start(states[index], int(rows[index]))
+        if not search.from_start(states[index], int(rows[index]), index):
+            queue.defer_near(states[index])
         quiet = 0 if len(search.curves) > components else quiet + 1
         if patience is not None and quiet >= patience and search.covers_all():
             break
@@ -143,6 +153,26 @@ def _round_robin(rows: np.ndarray) -> np.ndarray:
     for row in np.unique(rows):
         rank[rows == row] = np.arange((rows == row).sum())
     return np.lexsort((rows, rank))
+
+
+class _Queue:
+    """The starts not yet taken, in order, those near a failed start deferred."""
+
+    def __init__(self, states: np.ndarray, order: np.ndarray):
+        self.states, self.order = states, list(order)
+        self.deferred = np.zeros(len(states), dtype=bool)
+        self.scale = _NEAR * (1.0 + np.abs(states).max(axis=1))
+
+    def pop(self) -> int:
+        """The first start in order that is not deferred (the first deferred when all are)."""
+        for place, index in enumerate(self.order):
+            if not self.deferred[index]:
+                return self.order.pop(place)
+        return self.order.pop(0)
+
+    def defer_near(self, state: np.ndarray) -> None:
+        """Defer the starts within their ``_NEAR`` scale of ``state`` (d,)."""
+        self.deferred |= np.abs(self.states - state).max(axis=1) <= self.scale
 
 
 def _checked_inputs(inputs: Any) -> np.ndarray:
@@ -184,11 +214,17 @@ class _Search:
         self.curves: list[PiecewiseCurve] = []
         self.ends: list[str] = []
         self.failed: list[tuple[np.ndarray, float, int]] = []
+        self.starts: list[int] = []
         self.n_started = 0
 
-    def from_start(self, state: np.ndarray, row: int) -> None:
-        """A homotopy from ``state`` at input ``row``; a new component is traced."""
+    def from_start(self, state: np.ndarray, row: int, start: int = -1) -> bool:
+        """A homotopy from ``state`` at input ``row``; whether it reached a fixed point.
+
+        A fixed point on no component found so far starts a new one. ``start``: the row of
+        the state in the search's starts (-1: a point found at another input).
+        """
         self.n_started += 1
+        self.starts.append(start)
         u = self.inputs[row]
         system = ParameterisedStack.homotopy(self.stack, state, np.array([u]))
         bound = 1e3 * (1.0 + np.abs(state).max())
@@ -197,9 +233,10 @@ class _Search:
         if trace.end is End.PARAMETER and end[-1] > 0.5:
             self.ends.append("fixed point")
             self._add(end[:-1], u)
-            return
+            return True
         self.ends.append("back to s = 0" if trace.end is End.PARAMETER else trace.end.message)
         self.failed.append((end[:-1], u, len(self.ends) - 1))
+        return False
 
     def _add(self, state: np.ndarray, u: float) -> None:
         if any(curve.passes(state, u, _SAME) for curve in self.curves):
@@ -249,6 +286,7 @@ class _Search:
             margins=np.array([c.margin for c in certificates], dtype=np.float64),
             on_facet=np.array([c.on_facet for c in certificates], dtype=bool),
             homotopy_ends=tuple(self.ends),
+            homotopy_starts=np.array(self.starts, dtype=np.int64),
             reasons={float(u): self._reason(u) for u in self.inputs if not self.points_at(u)},
         )
 
@@ -308,6 +346,6 @@ def _sorted_eig(jacobian: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros((0, d), dtype=complex), np.zeros((0, d, d), dtype=complex)
     values, vectors = np.linalg.eig(jacobian)
     order = np.argsort(-np.abs(values), axis=1, kind="stable")
-    values = np.take_along_axis(values, order, axis=1)
-    vectors = np.take_along_axis(vectors, order[:, None, :], axis=2)
-    return values, vectors
+    for point, columns in enumerate(order):  # in place: no second array of K d x d
+        vectors[point] = vectors[point][:, columns]
+    return np.take_along_axis(values, order, axis=1), vectors

@@ -163,12 +163,13 @@ class ReLUStack:
         list of ndarray, shapes (n_l, d + m + 1)
             ``z_l = maps[l] @ [x, u, 1]`` on the region.
         """
-        linear = np.hstack([self.state_in, self.input_in, self.bias_in[:, None]])
-        maps = []
-        for on, weight, bias in zip(self.split(pattern), self.weights, self.biases, strict=True):
-            maps.append(weight @ linear)
-            maps[-1][:, -1] += bias
-            linear = maps[-1] * on[:, None]
+        maps = [self.weights[0] @ np.hstack([self.state_in, self.input_in, self.bias_in[:, None]])]
+        maps[0][:, -1] += self.biases[0]
+        parts = self.split(pattern)
+        for layer in range(1, len(self.weights)):
+            active = np.flatnonzero(parts[layer - 1])  # the units that are off contribute 0
+            maps.append(self.weights[layer][:, active] @ maps[-1][active])
+            maps[-1][:, -1] += self.biases[layer]
         return maps
 
     def affine_piece(
