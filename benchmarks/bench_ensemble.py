@@ -44,7 +44,8 @@ def _sweep(runs: list[str], cores: int, folder: Path) -> float:
     start = time.perf_counter()
     done = subprocess.run(
         [str(snakemake), *targets, "-s", "workflow/Snakefile", "--profile",
-         "workflow/profiles/local", "--cores", str(cores), "--config", f"out={folder / 'out'}"],
+         "workflow/profiles/local", "--cores", str(cores), "--config", f"out={folder / 'out'}",
+         f"networks={folder / 'nets'}"],
         cwd=ROOT, env=environment, capture_output=True, text=True,
     )
     if done.returncode:

@@ -26,6 +26,7 @@ from fhnrnn.ensemble import (
     activation_patterns,
     aggregate,
     cli,
+    compare_networks,
     data_effect,
     design,
     fhn_references,
@@ -285,3 +286,18 @@ def test_the_design_is_read_without_importing_torch_or_matplotlib():
         assert name.isupper() or value.__module__.startswith("fhnrnn.ensemble.")
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         ensemble.nonsense  # noqa: B018
+
+
+@pytest.mark.slow
+def test_a_retrained_network_is_compared_with_the_shipped_one_bit_for_bit(
+    measured: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert cli.main(["train", "gru-default-study-s1", "--networks-dir", str(tmp_path)]) == 0
+    rows = compare_networks(tmp_path, measured / "nets")
+    assert [(row["run_id"], row["identical"]) for row in rows] == [("gru-default-study-s1", True)]
+    assert rows[0]["train_mse_shipped"] == rows[0]["train_mse_retrained"]
+    unshipped = compare_networks(tmp_path, tmp_path / "none")
+    assert not unshipped[0]["identical"] and np.isnan(unshipped[0]["train_mse_shipped"])
+    capsys.readouterr()
+    assert cli.main(["compare", "--networks-dir", str(tmp_path)]) == 0
+    assert "retrained networks are bitwise the shipped ones" in capsys.readouterr().out

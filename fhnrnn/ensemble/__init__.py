@@ -30,8 +30,8 @@ _SUBMODULES = {
     "results": ("COLUMNS", "aggregate", "load_arrays", "load_table", "result_paths",
                 "run_member", "shipped_results_dir", "train_member"),
     "summary": ("GROUPS", "data_effect", "group_summary", "label_groups"),
-    "train": ("TrainedRun", "load_run", "networks_dir", "new_cell", "parameter_count", "run_key",
-              "ship_run", "train_run"),
+    "train": ("TrainedRun", "compare_networks", "load_run", "networks_dir", "new_cell",
+              "parameter_count", "run_key", "ship_run", "train_run"),
 }
 _HOME = {name: module for module, names in _SUBMODULES.items() for name in names}
 
@@ -68,6 +68,7 @@ __all__ = [
     "aggregate",
     "baseline_errors",
     "central_points",
+    "compare_networks",
     "compare_with_fhn",
     "data_effect",
     "design",

@@ -1,4 +1,4 @@
-"""``python -m fhnrnn ensemble {list,train,run,aggregate}``: the entries the Snakefile calls."""
+"""``python -m fhnrnn ensemble {list,train,run,aggregate,compare}``: the Snakefile's entries."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fhnrnn.ensemble.factors import SEEDS_PER_ARM, design
 from fhnrnn.ensemble.results import aggregate, run_member, train_member
+from fhnrnn.ensemble.train import compare_networks
 
 __all__ = ["main"]
 
@@ -34,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     gather.add_argument("--out", type=Path, required=True, help="the CSV to write")
     gather.add_argument("--seeds", type=int, default=SEEDS_PER_ARM,
                         help=f"seeds per arm (default {SEEDS_PER_ARM})")
+    compare = commands.add_parser("compare", help="retrained networks against the shipped ones")
+    compare.add_argument("--networks-dir", type=Path, required=True,
+                         help="folder of the retrained networks")
     return parser
 
 
@@ -53,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{row['run_id']}: train MSE {row['train_mse']:.4f}, fixed points at "
                   f"{row['n_currents_with_fp']}/{row['n_currents']} currents, "
                   f"RMSE to v* {row['rmse_vstar']:.3f}, to <v> {row['rmse_cycle_mean']:.3f}")
+        elif arguments.command == "compare":
+            _print_comparison(compare_networks(arguments.networks_dir))
         else:
             run_ids = sorted(spec.run_id for spec in design(arguments.seeds))
             count = aggregate(arguments.runs_dir, arguments.out, run_ids)
@@ -61,3 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _print_comparison(rows: list[dict]) -> None:
+    print(f"{'run':32s} {'bitwise':>8s} {'train MSE shipped':>18s} {'retrained':>10s}")
+    for row in rows:
+        print(f"{row['run_id']:32s} {'yes' if row['identical'] else 'no':>8s} "
+              f"{row['train_mse_shipped']:18.4g} {row['train_mse_retrained']:10.4g}")
+    same = sum(row["identical"] for row in rows)
+    print(f"{same} of {len(rows)} retrained networks are bitwise the shipped ones")

@@ -9,7 +9,8 @@ Every trained network is shipped (:func:`ship_run`) in ``artifacts/ensemble/`` a
 :mod:`fhnrnn.artifacts`: the weights in normalised units, the recipe key, the training
 environment and errors). The measurement starts from the shipped network (:func:`load_run`),
 so that anyone can re-measure the ensemble without training it; training again
-(:func:`train_run`) is the separate path, compared against the shipped networks.
+(:func:`train_run`) is the separate path, compared against the shipped networks
+(:func:`compare_networks`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from fhnrnn._store import entry_paths
+from fhnrnn._store import entry_paths, read_manifest
 from fhnrnn.artifacts import ArtifactWarning, artifacts_dir, load_network, recipe_key, ship
 from fhnrnn.ensemble.factors import RunSpec
 from fhnrnn.models import GRUAdapter, LSTMAdapter, PaperRNN, RNNCell, TanhRNN, fold_normalisation
@@ -35,6 +37,7 @@ from fhnrnn.training import FitResult
 
 __all__ = [
     "TrainedRun",
+    "compare_networks",
     "load_run",
     "networks_dir",
     "new_cell",
@@ -182,3 +185,38 @@ def _trained(spec: RunSpec, result: FitResult, data: FHNVoltageData) -> TrainedR
 def parameter_count(model: torch.nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
+
+
+def compare_networks(retrained: Path, shipped: Path | None = None) -> list[dict[str, Any]]:
+    """Each network trained again in ``retrained`` against the shipped one of its run.
+
+    Training is deterministic on one machine and thread count, but not across CPUs (see
+    :mod:`fhnrnn.artifacts`), so a retrained network is compared by its bits and its errors.
+
+    Parameters
+    ----------
+    retrained : Path
+        A networks folder written by ``python -m fhnrnn ensemble train``.
+    shipped : Path, optional
+        The shipped networks; :func:`networks_dir` by default.
+
+    Returns
+    -------
+    list of dict
+        One row per retrained network: ``run_id``, ``identical`` (same weights, bit for
+        bit), ``train_mse_shipped``, ``train_mse_retrained`` (NaN for a run not shipped).
+    """
+    shipped = networks_dir() if shipped is None else Path(shipped)
+    rows = []
+    for path in sorted(Path(retrained).glob("*.json")):
+        again = read_manifest(Path(retrained), path.stem)
+        if again is None:
+            continue
+        before = read_manifest(shipped, path.stem) or {}
+        rows.append({
+            "run_id": path.stem,
+            "identical": before.get("sha256") == again["sha256"],
+            "train_mse_shipped": before.get("errors", {}).get("train_mse", float("nan")),
+            "train_mse_retrained": again["errors"]["train_mse"],
+        })
+    return rows
