@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -98,3 +99,46 @@ def test_an_ellipse_winds_once_around_a_point_inside_and_never_around_one_outsid
     direction = np.array([a * np.cos(angle), b * np.sin(angle)]) @ rotation.T
     assert winding_number(ellipse, depth * direction, 1)["winding"] == pytest.approx(1.0)
     assert winding_number(ellipse, 1.5 * direction, 1)["winding"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_holm_adjusts_step_down_and_keeps_the_order() -> None:
+    from fhnrnn.ensemble.inference import holm
+
+    np.testing.assert_allclose(holm(np.array([0.01, 0.04, 0.03, 0.005])),
+                               [0.03, 0.06, 0.06, 0.02])
+    assert holm(np.array([0.6, 0.9]))[1] == 1.0
+    with pytest.raises(ValueError, match="p_values must be"):
+        holm(np.array([0.5, 1.5]))
+
+
+def test_compare_samples_finds_a_shift_and_its_interval() -> None:
+    from fhnrnn.ensemble.inference import cliffs_delta, compare_samples
+
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(1.0, 0.2, 12), rng.normal(0.0, 0.2, 12)
+    result = compare_samples(a, b, n_boot=2000, seed=0)
+    assert result["p_value"] < 1e-3 and result["cliffs_delta"] == 1.0
+    assert result["ci_low"] < result["median_difference"] < result["ci_high"]
+    assert 0.6 < result["ci_low"] and result["ci_high"] < 1.4
+    assert compare_samples(a, b, n_boot=2000, seed=0) == result  # seeded
+    assert cliffs_delta(np.array([1.0, 2.0]), np.array([1.0, 3.0])) == pytest.approx(-0.25)
+    with pytest.raises(ValueError, match="a must hold at least two finite values"):
+        compare_samples(np.array([1.0, np.inf]), b)
+
+
+def test_arm_comparisons_test_transient_against_study_per_cell_with_holm() -> None:
+    from fhnrnn.ensemble.inference import arm_comparisons, holm
+
+    rng = np.random.default_rng(2)
+    rows = [{"cell": cell, "init": "rot90_200" if cell == "paper" else "default", "data": data,
+             "reached_criterion": True, "error": rng.normal(0.2 if data == "transient" else 0.5,
+                                                             0.05)}
+            for cell in ("paper", "gru") for data in ("study", "transient") for _ in range(6)]
+    rows.append({"cell": "paper", "init": "default", "data": "study", "reached_criterion": True,
+                 "error": 9.0})  # another initialisation: left out
+    table = pd.DataFrame(rows)
+    result = arm_comparisons(table, ["error"], n_boot=500)
+    assert list(result["cell"]) == ["gru", "paper"]
+    assert (result["n_b"] == 6).all() and (result["median_difference"] < 0).all()
+    np.testing.assert_array_equal(result["p_holm"], holm(result["p_value"].to_numpy()))
+    assert (result["p_holm"] >= result["p_value"]).all() and (result["p_holm"] < 0.05).all()
