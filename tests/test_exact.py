@@ -288,7 +288,9 @@ def test_the_exact_curve_passes_every_point_of_the_shipped_smooth_branches() -> 
 
     run = train_fhn_rnn(progress=False)
     curves = fhn_rnn_curves(run)
-    assert [len(c.curve.folds) for c in curves] == [2, 1]
+    # the main component folds twice; the others (from the shipped exact set's extra points at
+    # the lowest currents) each fold at least once
+    assert len(curves[0].curve.folds) == 2 and all(c.curve.folds for c in curves[1:])
     for branch in fhn_rnn_branches(run):
         found = [[c.curve.points_at(u)[0] for c in curves] for u in branch.u]
         states = np.concatenate([state for at_u in found for state in at_u])
