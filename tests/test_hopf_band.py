@@ -11,8 +11,10 @@ from fhnrnn.recipes.fhn_flow import (
     BAND_SEEDS,
     FLOW_BAND_RECIPE,
     FLOW_RECIPE,
+    FLOW_VARIANTS,
     HOPF_BAND,
     flow_band_artifact_keys,
+    train_fhn_flow,
     without_bands,
 )
 from fhnrnn.recipes.hopf_band import band_baselines, band_gaps, linear_zero, points_in_gaps
@@ -37,11 +39,15 @@ def test_the_band_recipe_leaves_out_every_training_current_near_a_hopf_point() -
     assert np.allclose(removed, [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 1.3, 1.35, 1.4, 1.45, 1.5, 1.55])
     unchanged = {key for key in FLOW_RECIPE if FLOW_RECIPE[key] == FLOW_BAND_RECIPE[key]}
     assert set(FLOW_RECIPE) - unchanged == {"train_currents", "n_iters"}
+    assert FLOW_VARIANTS["band-full"]["n_iters"] == FLOW_RECIPE["n_iters"]
+    with pytest.raises(ValueError, match="variant"):
+        train_fhn_flow(quick=True, variant="no-such-variant")
 
 
 def test_every_band_seed_is_a_shipped_artifact() -> None:
     keys = flow_band_artifact_keys()
-    assert len(BAND_SEEDS) >= 5 and sorted(keys) == [f"fhn-flow-band-seed{s}" for s in BAND_SEEDS]
+    names = [f"fhn-flow-band-seed{s}" for s in BAND_SEEDS]
+    assert len(BAND_SEEDS) >= 5 and sorted(keys) == sorted([*names, "fhn-flow-band-full-seed0"])
     assert keys.items() <= shipped_artifacts().items()
     assert len(set(keys.values())) == len(keys)
 

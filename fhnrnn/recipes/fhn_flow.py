@@ -7,13 +7,15 @@ starts and 8 starts near the fixed point each, 150 time units. Training is
 :func:`fhnrnn.training.fit_windows` with windows of 5, 10, 20 and 40 steps and 18 000 Adam
 steps. The network is shipped as ``artifacts/fhn-flow-seed<seed>``.
 
-The held-out-band variant (``band=True``, issue 23) trains the same network without the
+The held-out-band variant (``variant="band"``, issue 23) trains the same network without the
 currents within ``HOPF_BAND`` = 0.15 of either Hopf point of FHN (0.331 and 1.419): 12 of the
 36 currents (0.2-0.45 and 1.3-1.55) are removed, so the nearest training currents on either
 side (0.15 | 0.5 and 1.25 | 1.6) rest or oscillate clearly (Re lambda = -0.142 | +0.144) and
 the network must place each Hopf point itself. Five seeds (``BAND_SEEDS``) with 6 000 Adam
 steps (a third of the full schedule, to fit five seeds on two shared cores) are shipped as
-``artifacts/fhn-flow-band-seed<seed>``.
+``artifacts/fhn-flow-band-seed<seed>``; seed 0 with the full 18 000 steps
+(``variant="band-full"``) as ``artifacts/fhn-flow-band-full-seed0``, to measure what the
+shorter schedule costs.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = [
     "BAND_SEEDS",
     "FLOW_BAND_RECIPE",
     "FLOW_RECIPE",
+    "FLOW_VARIANTS",
     "HOPF_BAND",
     "FlowRun",
     "flow_artifact_keys",
@@ -97,6 +100,12 @@ FLOW_BAND_RECIPE = {
     "hopf_band": HOPF_BAND,
     "n_iters": 6_000,
 }
+# Variant -> recipe; artifacts: ``fhn-flow-seed<s>``, ``fhn-flow-<variant>-seed<s>``.
+FLOW_VARIANTS = {
+    "full-data": FLOW_RECIPE,
+    "band": FLOW_BAND_RECIPE,
+    "band-full": {**FLOW_BAND_RECIPE, "n_iters": FLOW_RECIPE["n_iters"]},
+}
 # Held-out error of the manifest: RMSE of v over the first 10 time units of a free run.
 _HELD_OUT_TIME = 10.0
 
@@ -131,7 +140,7 @@ class FlowRun:
 
 
 def train_fhn_flow(
-    quick: bool = False, seed: int = 0, *, progress: bool = True, band: bool = False
+    quick: bool = False, seed: int = 0, *, progress: bool = True, variant: str = "full-data"
 ) -> FlowRun:
     """Train (or load the shipped) FHN flow network.
 
@@ -143,15 +152,17 @@ def train_fhn_flow(
         Seed of the initial weights, the random starts and the window draws.
     progress : bool
         Show a progress bar while training.
-    band : bool
-        Train the held-out-band variant (:data:`FLOW_BAND_RECIPE`).
+    variant : str
+        A key of :data:`FLOW_VARIANTS`: ``"full-data"`` (notebook 06's network), ``"band"``
+        (the held-out-band variant) or ``"band-full"`` (the same with 18 000 steps).
 
     Returns
     -------
     FlowRun
     """
-    recipe = {**(FLOW_BAND_RECIPE if band else FLOW_RECIPE),
-              **(FLOW_QUICK_CHANGES if quick else {})}
+    if variant not in FLOW_VARIANTS:
+        raise ValueError(f"variant must be one of {sorted(FLOW_VARIANTS)}, got {variant!r}")
+    recipe = {**FLOW_VARIANTS[variant], **(FLOW_QUICK_CHANGES if quick else {})}
     flow = {key: recipe[key] for key in ("n_random", "n_near", "t_max", "dt")}
     task = fhn_flow(np.array(recipe["train_currents"]), seed=seed, **flow)
     held_flow = {**flow, "n_random": 4, "n_near": 4}
@@ -185,28 +196,32 @@ def train_fhn_flow(
     def errors(result: FitResult) -> dict[str, float]:
         return _errors(result, held_out, recipe["dt"])
 
-    name = None if quick else _artifact_name(seed, band)
+    name = None if quick else _artifact_name(seed, variant)
     result = obtain(name, model, recipe, seed, train_model, errors)
     return FlowRun(model, result, task, held_out, recipe)
 
 
 def flow_artifact_keys(seed: int = 0) -> dict[str, str]:
     """Artifact name -> recipe key of the flow network of ``seed``."""
-    name = _artifact_name(seed, band=False)
-    return {name: recipe_key(name, FLOW_RECIPE, ResidualMLPCell, seed)}
+    return _keys("full-data", (seed,))
 
 
 def flow_band_artifact_keys(seeds: tuple[int, ...] = BAND_SEEDS) -> dict[str, str]:
-    """Artifact name -> recipe key of the held-out-band flow network of each seed."""
-    names = {seed: _artifact_name(seed, band=True) for seed in seeds}
+    """Artifact name -> recipe key of the held-out-band networks: each seed, and full seed 0."""
+    return {**_keys("band", seeds), **_keys("band-full", (0,))}
+
+
+def _keys(variant: str, seeds: tuple[int, ...]) -> dict[str, str]:
+    names = {seed: _artifact_name(seed, variant) for seed in seeds}
+    recipe = FLOW_VARIANTS[variant]
     return {
-        name: recipe_key(name, FLOW_BAND_RECIPE, ResidualMLPCell, seed)
-        for seed, name in names.items()
+        name: recipe_key(name, recipe, ResidualMLPCell, seed) for seed, name in names.items()
     }
 
 
-def _artifact_name(seed: int, band: bool) -> str:
-    return f"fhn-flow-band-seed{seed}" if band else f"fhn-flow-seed{seed}"
+def _artifact_name(seed: int, variant: str) -> str:
+    infix = "" if variant == "full-data" else f"{variant}-"
+    return f"fhn-flow-{infix}seed{seed}"
 
 
 def _errors(result: FitResult, held_out: FHNFlowTask, dt: float) -> dict[str, float]:
