@@ -17,9 +17,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fhnrnn.analysis import fixed_point_branch, stability_changes
 from fhnrnn.fhn import FHN
+from fhnrnn.recipes.fhn_flow import FlowRun
 
-__all__ = ["BandBaseline", "band_baselines", "band_gaps", "linear_zero", "points_in_gaps"]
+__all__ = [
+    "BandBaseline",
+    "band_baselines",
+    "band_gaps",
+    "linear_zero",
+    "network_stability",
+    "points_in_gaps",
+]
 
 
 @dataclass(frozen=True)
@@ -99,3 +108,32 @@ def points_in_gaps(points: np.ndarray, gaps: list[tuple[float, float]]) -> list[
     """The entries of ``points`` ``(C,)`` inside each gap ``(low, high)``, one array per gap."""
     values = np.asarray(points, dtype=float)
     return [values[(values > low) & (values < high)] for low, high in gaps]
+
+
+def network_stability(run: FlowRun, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Growth rate of the network's fixed point along ``grid`` and its Hopf points.
+
+    As notebook 06 finds them: one fixed point per current (:func:`fixed_point_branch`,
+    started from the encoded FHN fixed point), and the currents where a complex pair of
+    multipliers crosses the unit circle (:func:`stability_changes`).
+
+    Parameters
+    ----------
+    run : FlowRun
+        A trained flow network.
+    grid : ndarray, shape (K,)
+        Increasing currents.
+
+    Returns
+    -------
+    rate : ndarray, shape (K,)
+        ``log(max |lambda|) / dt``, the real part of the leading continuous-time eigenvalue.
+    hopf : ndarray, shape (C,)
+        The network's Hopf points on the grid (linearly interpolated).
+    """
+    v_star, w_star = FHN().fixed_point(grid)
+    starts = run.encode(np.column_stack([v_star, w_star]))
+    points = fixed_point_branch(run.model, grid, starts, tol_q=1e-20, progress=False)
+    crossings, complex_pair = stability_changes(grid, points.eigenvalues)
+    rate = np.log(np.abs(points.eigenvalues).max(axis=1)) / run.recipe["dt"]
+    return rate, crossings[complex_pair]
