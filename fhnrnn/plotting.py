@@ -59,6 +59,7 @@ PAPER_FIGURE_SIZES: dict[str, tuple[float, float]] = {
     "rnn_fixed_points": (4.2, 3.2),
     "rnn_eigenvalues": (TEXT_WIDTH, 2.4),
     "rnn_bifurcation": (TEXT_WIDTH, 3.6),
+    "rnn_hopf_band": (TEXT_WIDTH, 2.4),
     "ensemble_vstar": (TEXT_WIDTH, 4.4),
     "ensemble_errors": (TEXT_WIDTH, 2.9),
     "ensemble_geometry": (TEXT_WIDTH, 2.9),

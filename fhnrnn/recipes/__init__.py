@@ -6,7 +6,9 @@
   many currents, :mod:`~fhnrnn.recipes.fhn_exact`, the study cell's exact fixed-point curve
   over 0 <= I <= 1.75, and :mod:`~fhnrnn.recipes.fhn_branch`, its branches by smooth
   continuation (shipped, kept as the reference the exact curve is tested against);
-- :mod:`~fhnrnn.recipes.fhn_flow`: the network trained on the FHN flow (notebook 06).
+- :mod:`~fhnrnn.recipes.fhn_flow`: the network trained on the FHN flow (notebook 06), and its
+  variant trained without the currents around the Hopf points, whose baselines are in
+  :mod:`~fhnrnn.recipes.hopf_band`.
 
 Each recipe returns its shipped network (:mod:`fhnrnn.artifacts`) when one exists for its
 settings, and trains otherwise.
@@ -28,7 +30,17 @@ from fhnrnn.recipes.fhn_fixed_points import (
     fhn_rnn_search_account,
     fixed_point_artifact_keys,
 )
-from fhnrnn.recipes.fhn_flow import FLOW_RECIPE, FlowRun, flow_artifact_keys, train_fhn_flow
+from fhnrnn.recipes.fhn_flow import (
+    BAND_SEEDS,
+    FLOW_BAND_RECIPE,
+    FLOW_RECIPE,
+    FLOW_VARIANTS,
+    HOPF_BAND,
+    FlowRun,
+    flow_artifact_keys,
+    flow_band_artifact_keys,
+    train_fhn_flow,
+)
 from fhnrnn.recipes.fhn_voltage import (
     GRU_RECIPE,
     RECIPE,
@@ -44,12 +56,16 @@ from fhnrnn.recipes.sine_wave import (
 )
 
 __all__ = [
+    "BAND_SEEDS",
     "BRANCH_CONTINUATION",
     "EXACT_CURVES",
     "EXACT_FIXED_POINT_SEARCH",
     "FIXED_POINT_SEARCH",
+    "FLOW_BAND_RECIPE",
     "FLOW_RECIPE",
+    "FLOW_VARIANTS",
     "GRU_RECIPE",
+    "HOPF_BAND",
     "RECIPE",
     "SEARCH_VERSION",
     "SINE_RECIPE",
@@ -73,7 +89,8 @@ __all__ = [
 def shipped_artifacts() -> dict[str, str]:
     """Artifact name -> key of every network (and result) the committed notebooks analyse.
 
-    These are the networks of seed 0 and the fixed points of the study's cell;
+    These are the networks of seed 0, the held-out-band flow networks of every seed in
+    ``BAND_SEEDS``, and the fixed points of the study's cell;
     ``tests/test_shipped_artifacts.py`` checks that ``artifacts/`` holds each of them, made by
     the current recipe.
     """
@@ -81,6 +98,7 @@ def shipped_artifacts() -> dict[str, str]:
         **sine_artifact_keys(),
         **fhn_rnn_artifact_keys(),
         **flow_artifact_keys(),
+        **flow_band_artifact_keys(),
         **fixed_point_artifact_keys(),
         **branch_artifact_keys(),
     }
