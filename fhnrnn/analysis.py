@@ -35,6 +35,7 @@ from fhnrnn._validation import (
 )
 from fhnrnn.fhn import FHN
 from fhnrnn.fixedpoints import (
+    ExactSearch,
     FixedPoints,
     PiecewiseAffine,
     find_fixed_points_along,
@@ -47,6 +48,7 @@ __all__ = [
     "departure_time",
     "error_summary",
     "euler_map_rates",
+    "exact_search_by_input",
     "fixed_point_branch",
     "fixed_point_labels",
     "fixed_points_by_input",
@@ -181,10 +183,35 @@ def fixed_points_by_input(
             f"options {unknown} do not apply to the exact route (it takes "
             f"{sorted(_EXACT_OPTIONS)}); pass route='smooth' to use them"
         )
-    starts, index = trajectory_starts(model, values, n_steps, n_per_input)
     if exact:
-        return find_fixed_points_exact(model, values, starts, index, **options).points
+        return exact_search_by_input(model, values, n_steps=n_steps, n_per_input=n_per_input,
+                                     **options).points
+    starts, index = trajectory_starts(model, values, n_steps, n_per_input)
     return find_fixed_points_along(model, values, starts, index, **options)
+
+
+def exact_search_by_input(
+    model: RNNCell,
+    inputs: ArrayLike,
+    *,
+    n_steps: int = 334,
+    n_per_input: int = 4,
+    **options: Any,
+) -> ExactSearch:
+    """The exact route of :func:`fixed_points_by_input`, with the whole account of the search.
+
+    Homotopies start from ``n_per_input`` states along the trajectory at each input
+    (:func:`trajectory_starts`); ``options`` (``patience``, ``max_segments``, ``progress``) go
+    to :func:`fhnrnn.fixedpoints.find_fixed_points_exact`.
+
+    Returns
+    -------
+    ExactSearch
+        The points, the components, how each homotopy ended and, for each input without a
+        point, why.
+    """
+    starts, index = trajectory_starts(model, inputs, n_steps, n_per_input)
+    return find_fixed_points_exact(model, inputs, starts, index, **options)
 
 
 def _resolved_route(route: str, model: RNNCell) -> str:

@@ -44,7 +44,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from fhnrnn.analysis import fixed_points_by_input, rotation_rates, trajectory_starts, translate
+from fhnrnn.analysis import (
+    exact_search_by_input,
+    fixed_points_by_input,
+    rotation_rates,
+    translate,
+)
 from fhnrnn.ensemble.baselines import baseline_errors, joint_regression
 from fhnrnn.ensemble.dynamics import (
     ANALYSIS_CURRENTS,
@@ -60,7 +65,7 @@ from fhnrnn.ensemble.dynamics import (
 )
 from fhnrnn.ensemble.geometry import winding_number
 from fhnrnn.ensemble.train import TrainedRun, parameter_count
-from fhnrnn.fixedpoints import FixedPoints, PiecewiseAffine, find_fixed_points_exact
+from fhnrnn.fixedpoints import FixedPoints, PiecewiseAffine
 from fhnrnn.models import PaperRNN, RNNCell
 from fhnrnn.oscillator import (
     comparison_statistics,
@@ -112,10 +117,7 @@ def search_fixed_points(model: RNNCell) -> tuple[FixedPoints, dict[float, str]]:
         For each analysis current without a point, why.
     """
     if isinstance(model, PiecewiseAffine):
-        options = dict(EXACT_SEARCH)
-        starts, index = trajectory_starts(model, ANALYSIS_CURRENTS, options.pop("n_steps"),
-                                          options.pop("n_per_input"))
-        search = find_fixed_points_exact(model, ANALYSIS_CURRENTS, starts, index, **options)
+        search = exact_search_by_input(model, ANALYSIS_CURRENTS, **EXACT_SEARCH)
         return search.points, {float(u): why for u, why in search.reasons.items()}
     found = fixed_points_by_input(model, ANALYSIS_CURRENTS, route="smooth", progress=False,
                                   **FIXED_POINT_SEARCH)

@@ -20,7 +20,14 @@ from fhnrnn.artifacts import training_environment
 from fhnrnn.ensemble.baselines import BASELINES, TARGETS
 from fhnrnn.ensemble.factors import RunSpec, design
 from fhnrnn.ensemble.measure import MEASURE_VERSION, measure_run
-from fhnrnn.ensemble.train import load_run, networks_dir, run_key, ship_run, train_run
+from fhnrnn.ensemble.train import (
+    check_no_network,
+    load_run,
+    networks_dir,
+    run_key,
+    ship_run,
+    train_run,
+)
 
 __all__ = [
     "COLUMNS",
@@ -78,8 +85,7 @@ def train_member(run_id: str, networks: Path | None = None, *, overwrite: bool =
     """
     spec = RunSpec.parse(run_id)
     folder = networks_dir() if networks is None else Path(networks)
-    if not overwrite and (folder / f"{run_id}.json").exists():
-        raise ValueError(f"run {run_id!r} already has a network in {folder}; pass overwrite")
+    check_no_network(run_id, folder, overwrite=overwrite)  # before the training, not after
     return ship_run(train_run(spec, progress=progress), folder, overwrite=overwrite)
 
 

@@ -37,6 +37,7 @@ from fhnrnn.training import FitResult
 
 __all__ = [
     "TrainedRun",
+    "check_no_network",
     "compare_networks",
     "load_run",
     "networks_dir",
@@ -141,16 +142,18 @@ def ship_run(run: TrainedRun, folder: Path | None = None, *, overwrite: bool = F
         The tensor file written.
     """
     folder = networks_dir() if folder is None else Path(folder)
-    tensor_path, manifest_path = entry_paths(folder, run.spec.run_id)
-    if manifest_path.exists() and not overwrite:
-        raise ValueError(
-            f"run {run.spec.run_id!r} already has a network in {folder}; pass overwrite"
-        )
+    check_no_network(run.spec.run_id, folder, overwrite=overwrite)
     errors = {"train_mse": voltage_mse(run.model, run.train),
               "held_out_mse": voltage_mse(run.model, run.held_out)}
     ship(run.spec.run_id, run.fit, run_key(run.spec), recipe=run.spec.recipe(),
          seed=run.spec.seed, errors=errors, folder=folder)
-    return tensor_path
+    return entry_paths(folder, run.spec.run_id)[0]
+
+
+def check_no_network(run_id: str, folder: Path, *, overwrite: bool = False) -> None:
+    """Raise ValueError if ``folder`` already has the network of ``run_id`` (unless overwrite)."""
+    if not overwrite and entry_paths(Path(folder), run_id)[1].exists():
+        raise ValueError(f"run {run_id!r} already has a network in {folder}; pass overwrite")
 
 
 def load_run(spec: RunSpec, folder: Path | None = None) -> TrainedRun:

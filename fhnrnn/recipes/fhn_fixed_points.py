@@ -28,10 +28,10 @@ import torch
 from fhnrnn._paths import cache_dir
 from fhnrnn._schema import Field
 from fhnrnn._store import EntryError, read_entry, write_entry
-from fhnrnn.analysis import fixed_points_by_input, trajectory_starts
+from fhnrnn.analysis import exact_search_by_input, fixed_points_by_input
 from fhnrnn.artifacts import load_results, ship_results
 from fhnrnn.ensemble.dynamics import central_points, free_run
-from fhnrnn.fixedpoints import FixedPoints, PiecewiseAffine, find_fixed_points_exact, linearise
+from fhnrnn.fixedpoints import FixedPoints, PiecewiseAffine, linearise
 from fhnrnn.recipes.fhn_voltage import FHNRNNRun, fhn_rnn_artifact_keys
 
 __all__ = [
@@ -122,11 +122,8 @@ def _searched(run: FHNRNNRun, currents: np.ndarray, cache: bool,
 
 
 def _exact_search(run: FHNRNNRun, values: np.ndarray, progress: bool) -> tuple[FixedPoints, dict]:
-    options = dict(EXACT_FIXED_POINT_SEARCH)
-    starts, index = trajectory_starts(run.model, values, options.pop("n_steps"),
-                                      options.pop("n_per_input"))
-    search = find_fixed_points_exact(run.model, values, starts, index, progress=progress,
-                                     **options)
+    search = exact_search_by_input(run.model, values, progress=progress,
+                                   **EXACT_FIXED_POINT_SEARCH)
     ends = {end: search.homotopy_ends.count(end) for end in sorted(set(search.homotopy_ends))}
     account = {"route": "exact", "search": EXACT_FIXED_POINT_SEARCH,
                "components": len(search.curves), "homotopy_ends": ends,
