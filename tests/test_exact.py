@@ -90,6 +90,22 @@ def test_the_search_finds_every_fixed_point_that_enumeration_finds_and_no_other(
     assert list(found.reasons) == empty
 
 
+def test_every_point_carries_the_eigenpairs_of_its_own_jacobian_sorted_by_modulus() -> None:
+    # Small current steps keep several points in one region, whose decomposition is shared.
+    stack = random_stack(3, 3, [3])
+    currents = np.linspace(-1.0, 1.0, 21)
+    starts = np.random.default_rng(0).normal(0.0, 1.0, (len(currents) * 4, 3))
+    found = find_fixed_points_exact(
+        stack, currents, starts, np.repeat(np.arange(len(currents)), 4), patience=None
+    )
+    points = found.points
+    assert len({tuple(pattern) for pattern in found.patterns}) < len(points)
+    for jacobian, values, vectors in zip(points.jacobian, points.eigenvalues,
+                                         points.eigenvectors, strict=True):
+        np.testing.assert_allclose(jacobian @ vectors, vectors * values, atol=1e-10)
+        assert np.all(np.diff(np.abs(values)) <= 1e-12)
+
+
 def test_folds_sit_where_the_number_of_fixed_points_changes_by_two() -> None:
     stack = random_stack(8, 2, [4, 4, 3])
     start = brute_force(stack, 0.0)[0]

@@ -275,14 +275,14 @@ class _Search:
         rows = [(state, u, curve, segment) for u in self.inputs
                 for state, curve, segment in self.points_at(u)]
         certificates = [certify(self.stack, state, u) for state, u, _, _ in rows]
-        points = _fixed_points(self.stack, certificates, [u for _, u, _, _ in rows],
-                               self.n_started, self.failed)
-        pattern_width = sum(self.stack.widths)
+        patterns = np.array([c.pattern for c in certificates], dtype=bool).reshape(
+            -1, sum(self.stack.widths))
+        points = _fixed_points(self.stack, certificates, patterns,
+                               [u for _, u, _, _ in rows], self.n_started, self.failed)
         return ExactSearch(
             points=points,
             curves=tuple(self.curves),
-            patterns=np.array([c.pattern for c in certificates], dtype=bool).reshape(
-                -1, pattern_width),
+            patterns=patterns,
             margins=np.array([c.margin for c in certificates], dtype=np.float64),
             on_facet=np.array([c.on_facet for c in certificates], dtype=bool),
             homotopy_ends=tuple(self.ends),
@@ -303,6 +303,7 @@ class _Search:
 def _fixed_points(
     stack: ReLUStack,
     certificates: list,
+    patterns: np.ndarray,
     inputs: list[float],
     n_started: int,
     failed: list[tuple[np.ndarray, float, int]],
@@ -312,7 +313,7 @@ def _fixed_points(
     xstar = np.array([c.x for c in certificates]).reshape(-1, d)
     u = np.array(inputs, dtype=np.float64).reshape(-1, 1)
     jacobian = np.array([c.jacobian for c in certificates]).reshape(-1, d, d)
-    values, vectors = _sorted_eig(jacobian)
+    values, vectors = _sorted_eig(jacobian, patterns)
     residual = stack.step(xstar, u) - xstar if len(xstar) else np.zeros((0, d))
     failed_x = np.array([state for state, _, _ in failed]).reshape(-1, d)
     failed_u = np.array([at for _, at, _ in failed], dtype=np.float64).reshape(-1, 1)
@@ -340,12 +341,23 @@ def _fixed_points(
     )
 
 
-def _sorted_eig(jacobian: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _sorted_eig(jacobian: np.ndarray, patterns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (K, d) by decreasing modulus and eigenvectors (K, d, d), once per pattern.
+
+    Points in one activation region (``patterns``, (K, L*H)) share their Jacobian, so each
+    distinct region is decomposed once.
+    """
     if not len(jacobian):
         d = jacobian.shape[1]
         return np.zeros((0, d), dtype=complex), np.zeros((0, d, d), dtype=complex)
-    values, vectors = np.linalg.eig(jacobian)
+    _, first, region = np.unique(patterns, axis=0, return_index=True, return_inverse=True)
+    shared = len(first) < len(jacobian)
+    values, vectors = np.linalg.eig(jacobian[first] if shared else jacobian)
     order = np.argsort(-np.abs(values), axis=1, kind="stable")
     for point, columns in enumerate(order):  # in place: no second array of K d x d
         vectors[point] = vectors[point][:, columns]
-    return np.take_along_axis(values, order, axis=1), vectors
+    values = np.take_along_axis(values, order, axis=1)
+    if not shared:
+        return values, vectors
+    region = region.reshape(-1)
+    return values[region], vectors[region]

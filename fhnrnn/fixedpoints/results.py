@@ -116,7 +116,7 @@ class FixedPoints:
 
     def __post_init__(self) -> None:
         for name, dtype in {**self._POINT_FIELDS, **self._SEARCH_ARRAYS}.items():
-            object.__setattr__(self, name, np.array(getattr(self, name), dtype=dtype))
+            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=dtype))
         for name, kind in self._SEARCH_SCALARS.items():
             object.__setattr__(self, name, kind(getattr(self, name)))
         self._check_shapes()
