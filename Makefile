@@ -174,7 +174,7 @@ bench-ensemble: $(ENSEMBLE_STAMP)
 clean:
 	rm -rf build .pytest_cache .ruff_cache
 
-# The ensemble study on Snakemake: 110 runs (11 arms x 10 seeds), each trained on one core and
+# The ensemble study on Snakemake: 130 runs (13 arms x 10 seeds), each trained on one core and
 # shipped in artifacts/ensemble/, then measured. With the shipped networks the sweep only
 # measures, into build/ensemble by default (the shipped results in results/ensemble are left
 # alone); ENSEMBLE_OUT=results/ensemble refreshes those. RETRAIN=1 trains every network anew

@@ -19,7 +19,6 @@ import torch
 from fhnrnn.ensemble import (
     CELLS,
     COLUMNS,
-    DATA,
     INITS,
     STUDY_CURRENTS,
     RunSpec,
@@ -59,17 +58,39 @@ def test_a_run_id_round_trips_and_bad_levels_name_their_factor() -> None:
 
 def test_the_design_covers_every_level_with_the_seeds_it_promises() -> None:
     runs = design()
-    assert len({spec.run_id for spec in runs}) == len(runs) == 110
+    assert len({spec.run_id for spec in runs}) == len(runs) == 130
     arms = Counter((spec.cell, spec.init, spec.data) for spec in runs)
-    assert set(arms.values()) == {10} and len(arms) == 11
+    assert set(arms.values()) == {10} and len(arms) == 13
     assert {spec.cell for spec in runs} == set(CELLS)
     assert {spec.init for spec in runs if spec.cell == "paper"} == set(INITS)
-    assert all((cell, "default", data) in arms for cell in ("tanh", "gru", "lstm") for data in DATA)
+    assert all((cell, "default", data) in arms for cell in ("tanh", "gru", "lstm")
+               for data in ("study", "transient"))
+    assert {(cell, init) for cell, init, data in arms if data == "gap"} == {
+        ("paper", "rot90_200"), ("tanh", "default")}
     # seed by seed: a sweep cut short has every arm at the same number of seeds
     assert [spec.seed for spec in runs] == sorted(spec.seed for spec in runs)
-    assert design(2) == runs[:22]
+    assert design(2) == runs[:26]
     with pytest.raises(ValueError, match="seeds must be a positive int"):
         design(0)
+
+
+def test_the_gap_data_leave_out_the_band_and_keep_the_transient_grid_elsewhere() -> None:
+    from fhnrnn.ensemble import BAND_CURRENTS, HELD_OUT_BAND
+    from fhnrnn.recipes.fhn_voltage import training_currents
+
+    transient, midpoints = training_currents(RunSpec("tanh", "default", "transient", 0).recipe())
+    gap, gap_midpoints = training_currents(RunSpec("tanh", "default", "gap", 0).recipe())
+    inside = (transient > HELD_OUT_BAND[0]) & (transient < HELD_OUT_BAND[1])
+    np.testing.assert_array_equal(gap, transient[~inside])
+    np.testing.assert_array_equal(gap_midpoints, midpoints)
+    assert inside.sum() == 6 and len(BAND_CURRENTS) == 5
+    # the band holds resting test currents, and training currents at rest lie on either side
+    assert gap[gap < HELD_OUT_BAND[0]].size and gap[(gap > HELD_OUT_BAND[1]) & (gap < 0.33)].size
+    assert ((BAND_CURRENTS > HELD_OUT_BAND[0]) & (BAND_CURRENTS < HELD_OUT_BAND[1])).all()
+    for band, message in (((0.3, 0.1), "low < high"), ((0.0, np.nan), "low < high"),
+                          ((-1.0, 2.0), "leaves 0 training")):
+        with pytest.raises(ValueError, match=message):
+            training_currents({"n_currents": 41, "I_range": (0.0, 1.75), "held_out_band": band})
 
 
 def test_the_criterion_uses_the_period_and_counts_a_resting_network_as_a_miss() -> None:

@@ -126,19 +126,29 @@ def test_compare_samples_finds_a_shift_and_its_interval() -> None:
         compare_samples(np.array([1.0, np.inf]), b)
 
 
-def test_arm_comparisons_test_transient_against_study_per_cell_with_holm() -> None:
+def test_arm_comparisons_test_each_contrast_per_cell_with_holm_over_all() -> None:
     from fhnrnn.ensemble.inference import arm_comparisons, holm
 
     rng = np.random.default_rng(2)
+    level = {"study": 0.5, "transient": 0.2, "gap": 0.2}
     rows = [{"cell": cell, "init": "rot90_200" if cell == "paper" else "default", "data": data,
-             "reached_criterion": True, "error": rng.normal(0.2 if data == "transient" else 0.5,
-                                                             0.05)}
-            for cell in ("paper", "gru") for data in ("study", "transient") for _ in range(6)]
+             "reached_criterion": True, "error": rng.normal(level[data], 0.05),
+             "band": rng.normal(0.5 if data == "gap" else 0.2, 0.05)}
+            for cell in ("paper", "gru") for data in level for _ in range(6)]
     rows.append({"cell": "paper", "init": "default", "data": "study", "reached_criterion": True,
-                 "error": 9.0})  # another initialisation: left out
-    table = pd.DataFrame(rows)
-    result = arm_comparisons(table, ["error"], n_boot=500)
-    assert list(result["cell"]) == ["gru", "paper"]
-    assert (result["n_b"] == 6).all() and (result["median_difference"] < 0).all()
+                 "error": 9.0, "band": 9.0})  # another initialisation: left out
+    rows.append({"cell": "gru", "init": "default", "data": "gap", "reached_criterion": False,
+                 "error": 9.0, "band": -9.0})  # misses the criterion: left out
+    contrasts = (("gap", "transient", ("band", "error")), ("transient", "study", ("error",)))
+    result = arm_comparisons(pd.DataFrame(rows), contrasts, n_boot=500)
+    assert list(zip(result["a"], result["cell"], result["column"], strict=True)) == [
+        ("gap", "gru", "band"), ("gap", "gru", "error"), ("gap", "paper", "band"),
+        ("gap", "paper", "error"), ("transient", "gru", "error"),
+        ("transient", "paper", "error")]
+    assert (result["n_a"] == 6).all() and (result["n_b"] == 6).all()
+    shifted = result["column"].eq("band") | result["a"].eq("transient")
+    assert (result.loc[shifted, "median_difference"].abs() > 0.2).all()
+    assert (result.loc[shifted, "p_holm"] < 0.05).all()
+    assert (result.loc[~shifted, "p_holm"] > 0.05).all()  # gap and transient alike off the band
     np.testing.assert_array_equal(result["p_holm"], holm(result["p_value"].to_numpy()))
-    assert (result["p_holm"] >= result["p_value"]).all() and (result["p_holm"] < 0.05).all()
+    assert (result["p_holm"] >= result["p_value"]).all()

@@ -12,12 +12,14 @@ from typing import Any
 import numpy as np
 
 from fhnrnn.analysis import oscillation_period, rollout_float64
+from fhnrnn.ensemble.factors import HELD_OUT_BAND
 from fhnrnn.fhn import FHN
 from fhnrnn.fixedpoints import FixedPoints
 from fhnrnn.models import RNNCell
 
 __all__ = [
     "ANALYSIS_CURRENTS",
+    "BAND_CURRENTS",
     "DT",
     "OUTLIER_SCALE",
     "REST_CURRENTS",
@@ -30,7 +32,12 @@ __all__ = [
 ]
 
 STUDY_CURRENTS = np.linspace(0.4, 1.4, 21)
-REST_CURRENTS = np.array([0.0, 0.1, 0.2, 0.3, 1.5, 1.6, 1.7])
+# Where the FHN fixed point is stable: below the lower Hopf point (I ~ 0.33) every 0.05, so
+# that five of them lie inside HELD_OUT_BAND (the gap data's missing currents), and above the
+# upper one (I ~ 1.42).
+REST_CURRENTS = np.array([0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 1.5, 1.6, 1.7])
+BAND_CURRENTS = REST_CURRENTS[(REST_CURRENTS > HELD_OUT_BAND[0])
+                              & (REST_CURRENTS < HELD_OUT_BAND[1])]
 ANALYSIS_CURRENTS = np.sort(np.concatenate([REST_CURRENTS, STUDY_CURRENTS]))
 DT = 0.3
 TRAINED_STEPS = 334

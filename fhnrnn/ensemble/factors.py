@@ -17,6 +17,7 @@ __all__ = [
     "ARMS",
     "CELLS",
     "DATA",
+    "HELD_OUT_BAND",
     "INITS",
     "SEEDS_PER_ARM",
     "RunSpec",
@@ -56,13 +57,20 @@ INITS: dict[str, dict[str, Any]] = {
     "rot200_400": {"init": "paired_rotation", "period_range": (200.0, 400.0)},
     "default": {"init": "default"},
 }
+# The band of resting currents that the ``gap`` data leave out: inside the lower resting range
+# (below the lower Hopf point, I ~ 0.33), with training currents at rest on either side.
+HELD_OUT_BAND = (0.02, 0.28)
 # data -> training currents. ``study``: 41 currents on [0.4, 1.4], every one oscillating;
 # ``transient``: 41 currents on [0, 1.75], so that the data also come to rest at the stable
-# fixed point below the lower Hopf point (I ~ 0.33) and above the upper one (I ~ 1.42).
+# fixed point below the lower Hopf point and above the upper one (I ~ 1.42); ``gap``: the
+# transient data without the six currents inside HELD_OUT_BAND, so that one range holds
+# resting currents that the data visit and resting currents that they do not (the
+# identifiability experiment: ``gap`` against ``transient`` at the same test currents).
 # Every condition starts from (v, w) = (0, 0) and lasts 334 Euler steps of 0.3.
 DATA: dict[str, dict[str, Any]] = {
     "study": {"n_currents": 41, "I_range": (0.4, 1.4)},
     "transient": {"n_currents": 41, "I_range": (0.0, 1.75)},
+    "gap": {"n_currents": 41, "I_range": (0.0, 1.75), "held_out_band": HELD_OUT_BAND},
 }
 _ID = re.compile(r"^(?P<cell>[a-z]+)-(?P<init>[a-z0-9_]+)-(?P<data>[a-z]+)-s(?P<seed>0|[1-9]\d*)$")
 
@@ -117,17 +125,19 @@ def _check_level(value: str, levels: dict[str, Any], factor: str) -> None:
 SEEDS_PER_ARM = 10
 # The arms of the design, (cell, init, data): the study's cell at each initialisation on the
 # study's data and with the study's initialisation on the transient-rich data too; the three
-# standard cells on both data set-ups.
+# standard cells on both data set-ups; the study's cell and the tanh cell on the gap data.
 ARMS: tuple[tuple[str, str, str], ...] = (
     *(("paper", init, "study") for init in ("rot90_200", "rot30_60", "rot200_400", "default")),
     ("paper", "rot90_200", "transient"),
     *((cell, "default", data) for data in ("study", "transient")
       for cell in ("gru", "lstm", "tanh")),
+    ("paper", "rot90_200", "gap"),
+    ("tanh", "default", "gap"),
 )
 
 
 def design(seeds: int = SEEDS_PER_ARM) -> list[RunSpec]:
-    """The runs of the ensemble: ``seeds`` seeds of each of the 11 arms (:data:`ARMS`).
+    """The runs of the ensemble: ``seeds`` seeds of each of the 13 arms (:data:`ARMS`).
 
     Ordered seed by seed (every arm's seed 0, then every arm's seed 1, ...), so that a sweep
     cut short has the same number of runs in every arm.

@@ -1,8 +1,9 @@
 """Two-sample comparisons of the ensemble's arms: tests, effect sizes, intervals, Holm.
 
 The identifiability question ("does seeing the neuron at rest in training make a network's
-fixed point the neuron's?") compares, cell by cell, the runs trained on the study's data with
-those trained on transient-rich data. Each comparison (:func:`compare_samples`) reports
+fixed point the neuron's?") compares, cell by cell, runs trained on data that visit a resting
+current with runs trained on data that do not, at the same test currents (:data:`CONTRASTS`).
+Each comparison (:func:`compare_samples`) reports
 
 - the two-sided Mann-Whitney U test (no direction is assumed in advance);
 - Cliff's delta, ``P(a > b) - P(a < b)`` over all pairs, an effect size in [-1, 1];
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["arm_comparisons", "cliffs_delta", "compare_samples", "holm"]
+__all__ = ["CONTRASTS", "arm_comparisons", "cliffs_delta", "compare_samples", "holm"]
 
 _CONFIDENCE = 0.95
 
@@ -88,42 +89,66 @@ def holm(p_values: np.ndarray) -> np.ndarray:
     return out
 
 
+# The identifiability experiment: (data a, data b, columns), each column compared a against b.
+# The gap data leave out the resting currents of HELD_OUT_BAND, the transient data keep them:
+# inside the band (``rmse_vstar_band``) only the transient runs saw the neuron at rest, off it
+# (``rmse_vstar_off_band``) both did, a control at the same kind of current in the same range.
+# Transient against study: the study's data visit no resting current, and the resting
+# currents lie outside their range (``rmse_vstar_rest``); ``rmse_vstar`` is the study's range.
+CONTRASTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("gap", "transient", ("rmse_vstar_band", "rmse_vstar_off_band")),
+    ("transient", "study", ("rmse_vstar_rest", "rmse_vstar")),
+)
+
+
 def arm_comparisons(
-    table: pd.DataFrame, columns: list[str], *, reached_only: bool = True,
-    n_boot: int = 10_000, seed: int = 0,
+    table: pd.DataFrame,
+    contrasts: tuple[tuple[str, str, tuple[str, ...]], ...] = CONTRASTS,
+    *,
+    reached_only: bool = True,
+    n_boot: int = 10_000,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Per cell and column: transient-rich runs (a) against the study's-data runs (b).
+    """Per contrast, cell and column: the runs on data a against those on data b.
 
     The study's cell is taken with the study's initialisation (rotation 90-200). With
     ``reached_only`` only runs that reach the period criterion take part. A cell and column
     with fewer than two finite values in either arm is left out.
 
+    Parameters
+    ----------
+    table : DataFrame
+        ``runs.csv``: columns ``cell``, ``init``, ``data``, ``reached_criterion`` and those
+        named in ``contrasts``.
+    contrasts : tuple of (str, str, tuple of str)
+        ``(data_a, data_b, columns)``; :data:`CONTRASTS` by default.
+
     Returns
     -------
     DataFrame
-        One row per (cell, column): the fields of :func:`compare_samples` and ``p_holm``,
-        Holm-adjusted over every row.
+        One row per (contrast, cell, column): ``a``, ``b``, ``cell``, ``column``, the fields
+        of :func:`compare_samples` and ``p_holm``, Holm-adjusted over every row.
     """
     runs = table[(table["cell"] != "paper") | (table["init"] == "rot90_200")]
     if reached_only:
         runs = runs[runs["reached_criterion"]]
     rows = []
-    for (cell, column), arms in _arms(runs, columns):
-        if min(len(arms["transient"]), len(arms["study"])) < 2:
-            continue
-        rows.append({"cell": cell, "column": column,
-                     **compare_samples(arms["transient"], arms["study"], n_boot=n_boot,
-                                       seed=seed)})
+    for a, b, columns in contrasts:
+        for (cell, column), arms in _arms(runs, columns, (a, b)):
+            if min(len(arms[a]), len(arms[b])) < 2:
+                continue
+            rows.append({"a": a, "b": b, "cell": cell, "column": column,
+                         **compare_samples(arms[a], arms[b], n_boot=n_boot, seed=seed)})
     result = pd.DataFrame(rows)
     if not result.empty:
         result["p_holm"] = holm(result["p_value"].to_numpy())
     return result
 
 
-def _arms(runs: pd.DataFrame, columns: list[str]):
+def _arms(runs: pd.DataFrame, columns: tuple[str, ...], data: tuple[str, str]):
     for cell, cell_runs in runs.groupby("cell", sort=True):
         for column in columns:
             values = cell_runs[column].astype(float)
             finite = cell_runs[np.isfinite(values)]
-            yield (cell, column), {data: finite.loc[finite["data"] == data, column].to_numpy(float)
-                                   for data in ("study", "transient")}
+            yield (cell, column), {level: finite.loc[finite["data"] == level, column]
+                                   .to_numpy(float) for level in data}

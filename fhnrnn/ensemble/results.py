@@ -53,6 +53,7 @@ COLUMNS = (
     "regression_r2", "rmse_net_cycle_mean", "freq_ratio_median", "centroid_distance_median",
     "inside_fraction", "in_plane_offset_median", "off_plane_offset_median",
     "n_rest_currents", "n_rest_with_fp", "n_stable_rest", "rmse_vstar_rest",
+    "rmse_vstar_band", "rmse_vstar_off_band",
     "n_activation_patterns", "osc_cycle_fraction", "osc_period_error", "osc_amplitude_error",
     "osc_exponent_error", "osc_prc_distance", "measure_seconds",
 )

@@ -42,6 +42,7 @@ __all__ = [
     "fhn_voltage_data",
     "fit_fhn_voltage",
     "train_fhn_rnn",
+    "training_currents",
     "voltage_fit_options",
     "voltage_mse",
 ]
@@ -213,12 +214,44 @@ class FHNVoltageData:
 
 def fhn_voltage_data(recipe: dict[str, Any]) -> FHNVoltageData:
     """The training and held-out conditions of ``recipe`` and their normalisation."""
-    currents, midpoints = fhn_grid(recipe["n_currents"], recipe["I_range"])
+    currents, midpoints = training_currents(recipe)
     train, held_out = fhn_voltage(currents), fhn_voltage(midpoints)
     voltages = train.targets.double()
     normalisation = (float(currents.mean()), float(currents.std()),
                      float(voltages.mean()), float(voltages.std(correction=0)))
     return FHNVoltageData(train=train, held_out=held_out, normalisation=normalisation)
+
+
+def training_currents(recipe: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The training currents of ``recipe`` and the held-out ones.
+
+    The grid ``fhn_grid(n_currents, I_range)``; with a ``held_out_band`` ``(low, high)`` the
+    grid's currents strictly inside it are left out of training. The held-out currents are
+    the midpoints of the whole grid, the band's included.
+
+    Returns
+    -------
+    train : ndarray, shape (n_train,)
+    held_out : ndarray, shape (n_currents - 1,)
+
+    Raises
+    ------
+    ValueError
+        If the band is not two finite numbers ``low < high``, or leaves fewer than two
+        training currents.
+    """
+    currents, midpoints = fhn_grid(recipe["n_currents"], recipe["I_range"])
+    band = recipe.get("held_out_band")
+    if band is None:
+        return currents, midpoints
+    values = np.asarray(band, dtype=np.float64)
+    if values.shape != (2,) or not np.all(np.isfinite(values)) or values[0] >= values[1]:
+        raise ValueError(f"held_out_band must be (low, high) with low < high, got {band!r}")
+    kept = currents[(currents <= values[0]) | (currents >= values[1])]
+    if len(kept) < 2:
+        raise ValueError(f"held_out_band {band!r} leaves {len(kept)} training current(s); "
+                         "at least 2 are needed")
+    return kept, midpoints
 
 
 def fit_fhn_voltage(
