@@ -180,7 +180,9 @@ clean:
 # alone); ENSEMBLE_OUT=results/ensemble refreshes those. RETRAIN=1 trains every network anew
 # into build/retrain/ensemble/networks, measures those, and compares them with the shipped
 # ones. CORES sets the parallel jobs; `make ensemble DRY=1` lists the jobs without running
-# them. A killed sweep resumes.
+# them. A killed sweep resumes. After a measurement of the shipped networks into another folder,
+# the table is compared with the shipped one (`ensemble compare-tables`: every cell within a
+# relative 1e-4, the timings left out).
 CORES ?= 2
 ENSEMBLE_OUT ?= $(if $(RETRAIN),build/retrain/ensemble,build/ensemble)
 ENSEMBLE_NETWORKS ?= $(if $(RETRAIN),build/retrain/ensemble/networks,artifacts/ensemble)
@@ -193,3 +195,4 @@ ensemble: $(ENSEMBLE_STAMP)
 	$(VENV)/bin/snakemake -s workflow/Snakefile --profile workflow/profiles/local \
 		--cores $(CORES) --config out=$(ENSEMBLE_OUT) networks=$(ENSEMBLE_NETWORKS) $(if $(DRY),-n)
 	$(if $(and $(RETRAIN),$(if $(DRY),,1)),$(PY) -m fhnrnn ensemble compare --networks-dir $(ENSEMBLE_NETWORKS))
+	$(if $(or $(RETRAIN),$(DRY),$(filter results/ensemble,$(ENSEMBLE_OUT))),,$(PY) -m fhnrnn ensemble compare-tables --reference results/ensemble --table $(ENSEMBLE_OUT))

@@ -26,6 +26,7 @@ from fhnrnn.ensemble import (
     aggregate,
     cli,
     compare_networks,
+    compare_tables,
     data_effect,
     design,
     fhn_references,
@@ -218,6 +219,34 @@ def test_aggregate_refuses_a_file_that_does_not_hold_its_run_and_names_it(
         aggregate(runs, tmp_path / "again.csv", ids)
     assert f"{ids[1]}.json" in str(error.value)
     assert not (tmp_path / "again.csv").exists()
+
+
+@pytest.mark.slow
+def test_a_remeasured_table_agrees_with_the_first_and_a_changed_cell_is_named(
+    measured: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run_id = "gru-default-study-s1"
+    run_member(run_id, tmp_path / "again" / "runs", networks=measured / "nets")
+    for folder in (measured / "runs", tmp_path / "again" / "runs"):
+        aggregate(folder, folder.parent / "runs.csv", [run_id])
+    reference, again = measured, tmp_path / "again"
+    assert compare_tables(reference, again).empty  # the measurement is deterministic
+    table = pd.read_csv(again / "runs.csv", keep_default_na=False)
+    table.loc[0, "measure_seconds"] *= 3  # timings are left out
+    table.loc[0, "train_mse"] *= 1 + 1e-6  # within the tolerance
+    table.loc[0, "n_stable"] += 1
+    table.to_csv(again / "runs.csv", index=False)
+    differences = compare_tables(reference, again)
+    assert list(differences["column"]) == ["n_stable"]
+    arguments = ["compare-tables", "--reference", str(reference), "--table", str(again)]
+    assert cli.main(arguments) == 1
+    assert "1 cells in 1 runs differ" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="rtol must lie in"):
+        compare_tables(reference, again, rtol=0.0)
+    table.loc[0, "run_id"] = "gru-default-study-s2"
+    table.to_csv(again / "runs.csv", index=False)
+    with pytest.raises(ValueError, match="in the same order"):
+        compare_tables(reference, again)
 
 
 def test_the_cli_lists_the_design_and_reports_bad_run_ids(capsys: pytest.CaptureFixture) -> None:

@@ -1,4 +1,5 @@
-"""``python -m fhnrnn ensemble {list,train,run,aggregate,compare}``: the Snakefile's entries."""
+"""``python -m fhnrnn ensemble {list,train,run,aggregate,compare,compare-tables}``: the Snakefile's
+entries, and the checks of a retraining and a re-measurement against the shipped files."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
+
 from fhnrnn.ensemble.factors import SEEDS_PER_ARM, design
-from fhnrnn.ensemble.results import aggregate, run_member, train_member
+from fhnrnn.ensemble.results import aggregate, compare_tables, run_member, train_member
 from fhnrnn.ensemble.train import compare_networks
 
 __all__ = ["main"]
@@ -38,11 +41,18 @@ def _parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="retrained networks against the shipped ones")
     compare.add_argument("--networks-dir", type=Path, required=True,
                          help="folder of the retrained networks")
+    tables = commands.add_parser("compare-tables",
+                                 help="a re-measured runs.csv against the shipped one")
+    tables.add_argument("--reference", type=Path, required=True,
+                        help="folder of the reference runs.csv (e.g. results/ensemble)")
+    tables.add_argument("--table", type=Path, required=True,
+                        help="folder of the re-measured runs.csv")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one ensemble command; 0 on success, 2 on bad arguments."""
+    """Run one ensemble command; 0 on success, 1 where compared tables differ, 2 on bad
+    arguments."""
     arguments = _parser().parse_args(argv)
     try:
         if arguments.command == "list":
@@ -59,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"RMSE to v* {row['rmse_vstar']:.3f}, to <v> {row['rmse_cycle_mean']:.3f}")
         elif arguments.command == "compare":
             _print_comparison(compare_networks(arguments.networks_dir))
+        elif arguments.command == "compare-tables":
+            return _print_table_comparison(compare_tables(arguments.reference, arguments.table))
         else:
             run_ids = sorted(spec.run_id for spec in design(arguments.seeds))
             count = aggregate(arguments.runs_dir, arguments.out, run_ids)
@@ -67,6 +79,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _print_table_comparison(differences: pd.DataFrame) -> int:
+    """Print the differing cells; 1 if there are any, else 0."""
+    if differences.empty:
+        print("the tables agree in every run and column (timings left out)")
+        return 0
+    print(differences.to_string(index=False))
+    print(f"{len(differences)} cells in {differences['run_id'].nunique()} runs differ")
+    return 1
 
 
 def _print_comparison(rows: list[dict]) -> None:

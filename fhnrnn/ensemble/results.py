@@ -32,6 +32,7 @@ from fhnrnn.ensemble.train import (
 __all__ = [
     "COLUMNS",
     "aggregate",
+    "compare_tables",
     "load_arrays",
     "load_table",
     "result_paths",
@@ -252,3 +253,54 @@ def load_table(folder: Path | None = None) -> pd.DataFrame:
     table = pd.read_csv(path, keep_default_na=False, na_values=[""])
     table["reached_criterion"] = table["reached_criterion"].astype(str) == "True"
     return table
+
+
+# Columns that time the machine, not the network: left out of a comparison of two tables.
+_TIMINGS = ("train_seconds", "measure_seconds")
+
+
+def compare_tables(reference: Path, other: Path, *, rtol: float = 1e-4) -> pd.DataFrame:
+    """The cells in which two ``runs.csv`` differ (a re-measurement against the shipped table).
+
+    Numbers agree within ``rtol`` (relative, with the same absolute floor; the table keeps six
+    significant digits, and another CPU may change the last bits of a float64 sum); other
+    cells and missing values must match exactly. The timing columns are left out.
+
+    Parameters
+    ----------
+    reference, other : Path
+        Folders holding a ``runs.csv`` each.
+    rtol : float
+        Relative tolerance, in (0, 1).
+
+    Returns
+    -------
+    DataFrame
+        One row per differing cell: ``run_id``, ``column``, ``reference``, ``other``; empty
+        when the tables agree.
+
+    Raises
+    ------
+    ValueError
+        If the tables do not hold the same runs in the same order, or ``rtol`` is out of range.
+    """
+    if not 0 < rtol < 1:
+        raise ValueError(f"rtol must lie in (0, 1), got {rtol!r}")
+    first, second = load_table(reference), load_table(other)
+    if list(first["run_id"]) != list(second["run_id"]):
+        raise ValueError(f"{Path(other) / 'runs.csv'} must hold the runs of "
+                         f"{Path(reference) / 'runs.csv'} in the same order")
+    rows = []
+    for column in (name for name in first.columns if name not in _TIMINGS):
+        differ = ~_same(first[column], second[column], rtol)
+        rows += [{"run_id": run_id, "column": column, "reference": a, "other": b}
+                 for run_id, a, b in zip(first["run_id"][differ], first[column][differ],
+                                         second[column][differ], strict=True)]
+    return pd.DataFrame(rows, columns=["run_id", "column", "reference", "other"])
+
+
+def _same(a: pd.Series, b: pd.Series, rtol: float) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+        return np.isclose(a.to_numpy(float), b.to_numpy(float), rtol=rtol, atol=rtol,
+                          equal_nan=True)
+    return (a.astype(str) == b.astype(str)).to_numpy()
