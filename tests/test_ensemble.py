@@ -17,8 +17,10 @@ import pytest
 import torch
 
 from fhnrnn.ensemble import (
+    ARMS,
     CELLS,
     COLUMNS,
+    GROUPS,
     INITS,
     STUDY_CURRENTS,
     RunSpec,
@@ -314,7 +316,8 @@ def test_data_effect_tests_for_smaller_errors_with_transient_data() -> None:
     assert reversed_effect.loc["paper", "p_value"] > 0.99
 
 
-def test_label_groups_refuses_runs_outside_the_design() -> None:
+def test_label_groups_names_every_arm_and_refuses_runs_outside_the_design() -> None:
+    assert set(GROUPS) == set(ARMS)
     table = _synthetic_table().assign(init="rot30_60", data="transient")
     with pytest.raises(ValueError, match="outside the design's groups"):
         label_groups(table)

@@ -20,6 +20,8 @@ GROUPS: dict[tuple[str, str, str], str] = {
     ("tanh", "default", "transient"): "TanhRNN, transient-rich",
     ("gru", "default", "transient"): "GRU, transient-rich",
     ("lstm", "default", "transient"): "LSTM, transient-rich",
+    ("paper", "rot90_200", "gap"): "PaperRNN, gap in rest",
+    ("tanh", "default", "gap"): "TanhRNN, gap in rest",
 }
 
 
