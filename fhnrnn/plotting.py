@@ -64,6 +64,7 @@ PAPER_FIGURE_SIZES: dict[str, tuple[float, float]] = {
     "ensemble_errors": (TEXT_WIDTH, 2.9),
     "ensemble_geometry": (TEXT_WIDTH, 2.9),
     "ensemble_piecewise": (4.6, 3.0),
+    "ensemble_identifiability": (TEXT_WIDTH, 2.6),
     "osc_cycles": (TEXT_WIDTH, 2.4),
     "osc_exponents": (TEXT_WIDTH, 2.4),
     "osc_prc": (TEXT_WIDTH, 2.3),

@@ -152,3 +152,27 @@ def test_arm_comparisons_test_each_contrast_per_cell_with_holm_over_all() -> Non
     assert (result.loc[~shifted, "p_holm"] > 0.05).all()  # gap and transient alike off the band
     np.testing.assert_array_equal(result["p_holm"], holm(result["p_value"].to_numpy()))
     assert (result["p_holm"] >= result["p_value"]).all()
+
+
+def test_the_forest_plot_draws_one_interval_per_comparison_and_fills_the_significant() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from fhnrnn.ensemble import plot_comparisons
+
+    comparisons = pd.DataFrame({
+        "a": ["gap", "transient"], "b": ["transient", "study"], "cell": ["paper", "tanh"],
+        "column": ["rmse_vstar_band", "rmse_vstar_rest"], "n_a": [8, 9], "n_b": [7, 10],
+        "median_difference": [0.3, -0.1], "ci_low": [0.1, -0.4], "ci_high": [0.5, 0.2],
+        "p_value": [0.001, 0.4], "p_holm": [0.002, 0.4]})
+    fig = plot_comparisons(comparisons, {"rmse_vstar_band": "RMSE in the band"})
+    ax = fig.axes[0]
+    intervals = [line.get_xdata() for line in ax.lines if len(line.get_xdata()) == 2
+                 and line.get_linestyle() == "-"]
+    assert [list(x) for x in intervals] == [[0.1, 0.5], [-0.4, 0.2]]
+    markers = [line for line in ax.lines if line.get_marker() == "o"]
+    assert [marker.get_markerfacecolor() != "white" for marker in markers] == [True, False]
+    assert [tick.get_text() for tick in ax.get_yticklabels()] == [
+        "paper: RMSE in the band (gap - transient)", "tanh: rmse_vstar_rest (transient - study)"]
+    with pytest.raises(ValueError, match="at least one row"):
+        plot_comparisons(comparisons.iloc[:0])

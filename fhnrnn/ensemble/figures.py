@@ -15,7 +15,7 @@ from fhnrnn.ensemble.summary import label_groups
 from fhnrnn.fhn import FHN
 from fhnrnn.plotting import paper_figsize
 
-__all__ = ["plot_by_group", "plot_piecewise", "plot_vstar_curves"]
+__all__ = ["plot_by_group", "plot_comparisons", "plot_piecewise", "plot_vstar_curves"]
 
 # The panels of the v~*(I) figure: title -> groups drawn in it.
 _PANELS = {
@@ -24,7 +24,8 @@ _PANELS = {
                               "PaperRNN, default init"],
     "TanhRNN, GRU, LSTM": ["TanhRNN", "GRU", "LSTM"],
     "transient-rich data, all cells": ["PaperRNN, transient-rich", "TanhRNN, transient-rich",
-                                       "GRU, transient-rich", "LSTM, transient-rich"],
+                                       "GRU, transient-rich", "LSTM, transient-rich",
+                                       "PaperRNN, gap in rest", "TanhRNN, gap in rest"],
 }
 
 
@@ -147,6 +148,43 @@ def plot_piecewise(table: pd.DataFrame) -> Figure:
     ax.set(xlabel="activation patterns among the fixed points (of 21 currents)",
            ylabel=r"$R^2$ of a line through $\tilde v^*(I)$", xlim=(0, 22))
     fig.legend(loc="outside right upper")
+    return fig
+
+
+def plot_comparisons(comparisons: pd.DataFrame, labels: dict[str, str] | None = None) -> Figure:
+    """The identifiability tests as a forest plot: each median difference with its interval.
+
+    One row per comparison (contrast, cell, column) of
+    :func:`fhnrnn.ensemble.arm_comparisons`: the difference of the medians (data a minus
+    data b) with its 95 % bootstrap interval; a filled marker where the Holm-adjusted p-value
+    is below 0.05, an open one elsewhere; the runs compared and ``p_holm`` at the right.
+
+    Parameters
+    ----------
+    comparisons : DataFrame
+        The rows of :func:`~fhnrnn.ensemble.arm_comparisons` (at least one).
+    labels : dict of str to str, optional
+        Column -> its name on the axis (the column's own name by default).
+    """
+    if comparisons.empty:
+        raise ValueError("comparisons must hold at least one row (no arm had two runs?)")
+    labels = labels or {}
+    contrasts = list(dict.fromkeys(zip(comparisons["a"], comparisons["b"], strict=True)))
+    fig, ax = plt.subplots(figsize=paper_figsize("ensemble_identifiability"),
+                           layout="constrained")
+    for row, test in enumerate(comparisons.itertuples()):
+        colour = f"C{contrasts.index((test.a, test.b)) % 10}"  # one colour per contrast
+        ax.plot([test.ci_low, test.ci_high], [row, row], color=colour, lw=1.5)
+        ax.plot(test.median_difference, row, "o", color=colour, ms=5,
+                mfc=colour if test.p_holm < 0.05 else "white")
+        ax.annotate(f"{test.n_a} vs {test.n_b},  p = {test.p_holm:.2g}", (1.01, row),
+                    xycoords=("axes fraction", "data"), va="center", fontsize="small")
+    ax.axvline(0.0, color="0.5", ls="--", lw=0.8)
+    ax.set_yticks(range(len(comparisons)), [
+        f"{test.cell}: {labels.get(test.column, test.column)} ({test.a} - {test.b})"
+        for test in comparisons.itertuples()])
+    ax.invert_yaxis()
+    ax.set_xlabel("difference of the medians, with its 95 % bootstrap interval")
     return fig
 
 
