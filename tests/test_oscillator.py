@@ -26,6 +26,7 @@ from fhnrnn.oscillator import (
     phase_response,
     prc_distance,
     slow_points,
+    trivial_baselines,
     upward_crossings,
 )
 
@@ -200,6 +201,26 @@ def test_comparison_statistics_of_a_map_with_itself() -> None:
     assert stats["period_error"] == stats["exponent_error"] == stats["prc_distance"] == 0.0
     shifted = measure_oscillations(fhn_euler_system(FHN(tau=10.0)), [0.2, 0.7], n_phases=8)
     assert comparison_statistics(shifted, measured)["period_error"] > 0.01
+
+
+def test_trivial_baselines_score_a_fixed_period_a_neutral_cycle_and_a_flat_curve() -> None:
+    measured = measure_oscillations(fhn_euler_system(), [0.2, 0.5, 1.1], n_phases=8)
+    cycling = measured[1:]  # I = 0.2 rests
+    baselines = trivial_baselines(measured)
+    periods = np.array([entry.cycle.period for entry in cycling])
+    assert baselines["period_error"] == pytest.approx(np.mean(np.abs(periods.mean() / periods
+                                                                     - 1)))
+    assert baselines["period_error"] > 0.0
+    assert baselines["exponent_error"] == pytest.approx(
+        np.mean([abs(entry.spectrum.leading_transverse) for entry in cycling]))
+    assert baselines["exponent_error"] > 0.0  # the FHN cycle attracts
+    # a flat curve is as far from each curve as the curve's RMS over phase (interpolated)
+    grid = np.arange(200) / 200
+    assert baselines["prc_distance"] == pytest.approx(np.mean([
+        np.sqrt(np.mean(np.interp(grid, entry.prc.phase, entry.prc.shift, period=1.0) ** 2))
+        for entry in cycling]))
+    with pytest.raises(ValueError, match="reference must be a non-empty list"):
+        trivial_baselines([])
 
 
 @given(

@@ -75,6 +75,7 @@ from fhnrnn.oscillator import (
     fhn_euler_system,
     measure_oscillations,
     network_system,
+    trivial_baselines,
 )
 from fhnrnn.recipes.fhn_voltage import voltage_mse
 
@@ -86,6 +87,7 @@ __all__ = [
     "activation_patterns",
     "compare_with_fhn",
     "measure_run",
+    "oscillator_baselines",
     "oscillator_columns",
     "search_fixed_points",
 ]
@@ -209,6 +211,16 @@ def oscillator_columns(model: RNNCell) -> dict[str, float]:
                                    **OSCILLATOR_OPTIONS)
     statistics = comparison_statistics(network, _fhn_oscillations())
     return {f"osc_{name}": float(statistics[name]) for name in _OSCILLATOR_COLUMNS}
+
+
+def oscillator_baselines() -> dict[str, float]:
+    """What trivial oscillators score in the ``osc_*`` columns (the FHN map as reference).
+
+    :func:`fhnrnn.oscillator.trivial_baselines` at ``OSCILLATOR_CURRENTS``: one fixed
+    period and amplitude at every current, a neutral cycle, a flat phase-response curve.
+    """
+    baselines = trivial_baselines(_fhn_oscillations())
+    return {f"osc_{name}": value for name, value in baselines.items()}
 
 
 @cache

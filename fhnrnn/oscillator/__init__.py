@@ -11,13 +11,19 @@ from (:func:`fhn_euler_system`) and a trained network alike (:func:`network_syst
 - :func:`phase_response`: the phase-response curve to a current pulse; :func:`prc_distance`;
 - :func:`slow_points`: Sussillo & Barak's slow points started from a cycle;
 - :func:`measure_oscillations`, :func:`comparison_statistics`: all of it over currents, and
-  a network against the FHN map as a few numbers per run.
+  a network against the FHN map as a few numbers per run; :func:`trivial_baselines`: what
+  trivial oscillators (a fixed period, a neutral cycle, a flat curve) score there.
 
 The accurate ODE's cycle keeps its own closed-form-aided code in
 :meth:`fhnrnn.fhn.FHN.limit_cycle`.
 """
 
-from fhnrnn.oscillator.compare import Oscillation, comparison_statistics, measure_oscillations
+from fhnrnn.oscillator.compare import (
+    Oscillation,
+    comparison_statistics,
+    measure_oscillations,
+    trivial_baselines,
+)
 from fhnrnn.oscillator.cycle import Cycle, CycleStatus, find_cycles, upward_crossings
 from fhnrnn.oscillator.lyapunov import LyapunovSpectrum, cycle_exponents, lyapunov_exponents
 from fhnrnn.oscillator.prc import PhaseResponse, phase_response, prc_distance
@@ -42,5 +48,6 @@ __all__ = [
     "phase_response",
     "prc_distance",
     "slow_points",
+    "trivial_baselines",
     "upward_crossings",
 ]

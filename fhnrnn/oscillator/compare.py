@@ -8,7 +8,7 @@ per-run statistics an ensemble table can hold.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -19,7 +19,7 @@ from fhnrnn.oscillator.lyapunov import LyapunovSpectrum, cycle_exponents
 from fhnrnn.oscillator.prc import PhaseResponse, phase_response, prc_distance
 from fhnrnn.oscillator.systems import MapSystem
 
-__all__ = ["Oscillation", "comparison_statistics", "measure_oscillations"]
+__all__ = ["Oscillation", "comparison_statistics", "measure_oscillations", "trivial_baselines"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,4 +149,45 @@ def comparison_statistics(
              for a, b in both if a.spectrum is not None and b.spectrum is not None]
         ),
         "prc_distance": _mean_or_nan([prc_distance(a, b) for a, b in curves]),
+    }
+
+
+def trivial_baselines(reference: list[Oscillation]) -> dict[str, float]:
+    """What trivial oscillators score in :func:`comparison_statistics` against ``reference``.
+
+    The yardsticks of a network's statistics, over the reference's oscillating currents:
+
+    - ``period_error`` and ``amplitude_error``: one cycle at every current, with the
+      reference's mean period and mean amplitude (an oscillator that ignores the current);
+    - ``exponent_error``: a neutral cycle (leading transverse exponent 0, a kick is never
+      undone), i.e. the mean of ``|exponent|``;
+    - ``prc_distance``: a flat phase-response curve (no pulse shifts the phase), i.e. the
+      mean RMS of the reference's curves.
+
+    Parameters
+    ----------
+    reference : list of Oscillation
+        E.g. the FHN Euler map's, from :func:`measure_oscillations`.
+
+    Returns
+    -------
+    dict
+        The four statistics (NaN where the reference has nothing to compare).
+    """
+    if not reference or not all(isinstance(entry, Oscillation) for entry in reference):
+        raise ValueError("reference must be a non-empty list of Oscillation objects")
+    cycling = [entry for entry in reference if entry.cycle.oscillates]
+    periods = np.array([entry.cycle.period for entry in cycling])
+    amplitudes = np.array([entry.cycle.amplitude for entry in cycling])
+    exponents = [abs(entry.spectrum.leading_transverse) for entry in cycling
+                 if entry.spectrum is not None]
+    curves = [prc_distance(replace(entry.prc, shift=np.zeros_like(entry.prc.shift)), entry.prc)
+              for entry in cycling if entry.prc is not None]
+    return {
+        "period_error": _mean_or_nan(list(np.abs(periods.mean() / periods - 1.0)))
+        if len(periods) else float("nan"),
+        "amplitude_error": _mean_or_nan(list(np.abs(amplitudes.mean() / amplitudes - 1.0)))
+        if len(amplitudes) else float("nan"),
+        "exponent_error": _mean_or_nan(exponents),
+        "prc_distance": _mean_or_nan(curves),
     }
