@@ -225,6 +225,17 @@ def test_paper_rnn_declares_a_stack_that_computes_its_step() -> None:
     np.testing.assert_allclose(stack.step(x, u), expected, atol=1e-12)
 
 
+@pytest.mark.parametrize(("d", "widths"), [(3, [5]), (4, [6, 3, 5])])
+def test_the_jacobian_product_is_the_affine_piece_of_the_region(d: int, widths: list[int]) -> None:
+    stack = random_stack(7, d, widths)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        x, u, q = rng.normal(size=d), rng.normal(size=1), rng.normal(size=(d, 2))
+        a, _, _ = stack.affine_piece(stack.pattern(x, u))
+        np.testing.assert_allclose(stack.jacobian_product(x, u, q), a @ q, rtol=1e-12,
+                                   atol=1e-12)
+
+
 def test_a_smooth_cell_or_several_inputs_are_refused_with_a_clear_error() -> None:
     with pytest.raises(ValueError, match="piecewise affine"):
         trace_fixed_points(TanhRNN(1, 1, hidden_size=4), np.zeros(4), 0.0, (0.0, 1.0))

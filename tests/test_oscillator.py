@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
 from fhnrnn.fhn import FHN
+from fhnrnn.models import GRUAdapter, PaperRNN
 from fhnrnn.oscillator import (
     CycleStatus,
     MapSystem,
@@ -23,6 +24,7 @@ from fhnrnn.oscillator import (
     find_cycles,
     lyapunov_exponents,
     measure_oscillations,
+    network_system,
     phase_response,
     prc_distance,
     slow_points,
@@ -191,6 +193,22 @@ def test_slow_points_of_the_fhn_map_end_at_its_fixed_point() -> None:
     v_star, w_star = FHN().fixed_point(current)
     np.testing.assert_allclose(points.states, [[v_star, w_star]] * len(points.states), atol=1e-3)
     assert points.speed.max() < 1e-3 * points.cycle_speed
+
+
+@pytest.mark.parametrize("cell", ["paper", "gru"])
+def test_network_jacobian_products_match_forward_mode(cell: str) -> None:
+    model = (PaperRNN(1, 1, hidden_size=6, n_layers=3, seed=0) if cell == "paper"
+             else GRUAdapter.create(1, 1, 5, seed=0))
+    system = network_system(model)
+    assert (system.tangent is not None) == (cell == "paper")  # closed form for a ReLU stack
+    rng = np.random.default_rng(0)
+    x, q = rng.normal(size=system.dim), rng.normal(size=(system.dim, 3))
+    states = torch.from_numpy(np.repeat(x[None], 3, axis=0))
+    inputs = torch.full((3, 1), 0.7, dtype=torch.float64)
+    _, forward = torch.func.jvp(lambda s: system.step(s, inputs), (states,),
+                                (torch.from_numpy(q.T.copy()),))
+    np.testing.assert_allclose(system.jacobian_product(x, 0.7, q), forward.numpy().T,
+                               rtol=1e-12, atol=1e-14)
 
 
 def test_comparison_statistics_of_a_map_with_itself() -> None:

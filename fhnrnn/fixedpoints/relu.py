@@ -142,6 +142,22 @@ class ReLUStack:
         last = np.maximum(self.preactivations(x, u)[-1], 0.0)
         return last @ self.state_out.T + u @ self.input_out.T + self.bias_out
 
+    def jacobian_product(self, x: np.ndarray, u: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """``dF/dx Q`` at one state ``x`` (d,) and input ``u`` (m,), for ``q`` (d, k).
+
+        ``R D_L W_L ... D_1 W_1 P Q`` with ``D_l`` the diagonal 0/1 mask of the units that
+        are on, applied right to left: L products of width by k instead of a d x d Jacobian.
+
+        Returns
+        -------
+        ndarray, shape (d, k)
+        """
+        layers = self.preactivations(x[None], u[None])
+        product = self.state_in @ q
+        for weight, z in zip(self.weights, layers, strict=True):
+            product = (weight @ product) * (z[0] > 0)[:, None]
+        return self.state_out @ product
+
     def pattern(self, x: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Activation pattern (True: unit on, ``z > 0``) at one state (d,) and input (m,).
 

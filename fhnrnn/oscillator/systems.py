@@ -4,12 +4,14 @@ A :class:`MapSystem` is a discrete map ``x_{t+1} = F(x_t, I)`` with a scalar cur
 a voltage read out of the state, and the time step ``dt`` that turns steps into time. The
 map is a torch function in float64 (batched rows, shapes (B, d) and (B, 1) -> (B, d)), so
 that the fixed-point engine (:mod:`fhnrnn.fixedpoints`) can minimise its speed; Jacobian
-products come from forward-mode autograd unless the system gives them in closed form.
+products come from reverse-mode autograd unless the system gives them in closed form.
 
 - :func:`fhn_euler_system`: the forward-Euler map of the FHN model, the map the training data
   come from, with its Jacobian in closed form; the voltage is the first coordinate.
 - :func:`network_system`: any model with ``step(x, u)`` and ``readout(x)`` (the contract of
   :mod:`fhnrnn.models`), copied in float64, never modified; the voltage is its first output.
+  A piecewise-affine cell (:class:`~fhnrnn.fixedpoints.PiecewiseAffine`) brings its
+  Jacobian products in closed form, through its ReLU stack.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from torch import Tensor
 
 from fhnrnn._validation import finite_positive, positive_int, real_array
 from fhnrnn.fhn import FHN
+from fhnrnn.fixedpoints.relu import PiecewiseAffine
 
 __all__ = ["MapSystem", "fhn_euler_system", "network_system"]
 
@@ -52,7 +55,7 @@ class MapSystem:
         A label for figures and messages.
     tangent : callable or None
         ``tangent(x (d,), I, Q (d, k)) -> J(x, I) Q (d, k)`` in closed form; None: by
-        forward-mode autograd through ``step``.
+        reverse-mode autograd through ``step``.
     """
 
     step: TorchStep
@@ -90,13 +93,28 @@ class MapSystem:
         """``J(x, I) Q`` for one state ``x`` (d,) and directions ``q`` (d, k); shape (d, k)."""
         if self.tangent is not None:
             return self.tangent(x, current, q)
-        k = q.shape[1]
-        states = torch.from_numpy(np.repeat(x[None], k, axis=0))
-        inputs = torch.full((k, 1), float(current), dtype=torch.float64)
-        _, product = torch.func.jvp(
-            lambda s: self.step(s, inputs), (states,), (torch.from_numpy(q.T.copy()),)
-        )
-        return product.detach().numpy().T
+        return _reverse_mode_product(self.step, x, current, q)
+
+
+def _reverse_mode_product(step: TorchStep, x: np.ndarray, current: float,
+                          q: np.ndarray) -> np.ndarray:
+    """``J(x, I) Q`` (d, k) by double reverse mode, one batch row per column of ``q``.
+
+    ``g(w) = J^T w`` is built once with its graph and is linear in w, so the gradient of
+    ``<g(w), q>`` with respect to w is ``J q``. Forward mode (``torch.func.jvp``) gives the
+    same product, but on the CPU it routes ``linear`` through Python decompositions and is
+    tens of times slower.
+    """
+    k = q.shape[1]
+    with torch.enable_grad():
+        states = torch.from_numpy(np.repeat(x[None], k, axis=0)).requires_grad_(True)
+        out = step(states, torch.full((k, 1), float(current), dtype=torch.float64))
+        dummy = torch.zeros_like(out, requires_grad=True)
+        (pulled,) = torch.autograd.grad(out, states, dummy, create_graph=True)
+        if not pulled.requires_grad:  # F does not depend on x
+            return np.zeros((out.shape[1], k))
+        (product,) = torch.autograd.grad(pulled, dummy, torch.from_numpy(q.T.copy()))
+    return product.numpy().T
 
 
 def fhn_euler_system(model: FHN | None = None, dt: float = 0.3) -> MapSystem:
@@ -169,6 +187,13 @@ def network_system(model: torch.nn.Module, dt: float = 0.3, name: str = "network
     network = copy.deepcopy(model).to(dtype=torch.float64).eval()
     for parameter in network.parameters():
         parameter.requires_grad_(False)
+    tangent = None
+    if isinstance(network, PiecewiseAffine):
+        stack = network.relu_stack()
+
+        def tangent(x: np.ndarray, current: float, q: np.ndarray) -> np.ndarray:
+            return stack.jacobian_product(x, np.array([current]), q)
+
     return MapSystem(
         step=network.step,
         voltage=lambda x: network.readout(x)[:, 0],
@@ -176,4 +201,5 @@ def network_system(model: torch.nn.Module, dt: float = 0.3, name: str = "network
         dt=finite_positive(dt, "dt"),
         initial_state=np.zeros(network.state_size),
         name=name,
+        tangent=tangent,
     )
