@@ -207,18 +207,22 @@ def merge_numbers(
     folder: Path | None = None,
     *,
     with_files: Mapping[Path, bytes] | None = None,
+    replace_sources: frozenset[str] = frozenset(),
 ) -> None:
     """Add recorded ``entries`` (as :func:`load_numbers` returns them) to ``folder``'s numbers.
 
     Rewrites ``numbers.json`` and ``numbers.tex`` in ``folder`` (default
-    :func:`generated_dir`); names already there are replaced. ``with_files`` (path -> bytes)
-    are written in the same all-or-nothing step: either all of them and both numbers files
-    change, or none does.
+    :func:`generated_dir`); names already there are replaced, and so are all the names of a
+    source in ``replace_sources``: a notebook run again drops the names it no longer records.
+    ``with_files`` (path -> bytes) are written in the same all-or-nothing step: either all of
+    them and both numbers files change, or none does.
     """
     folder = generated_dir() if folder is None else folder
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(folder / ".numbers.lock"):
-        merged = {**load_numbers(folder), **entries}
+        kept = {name: entry for name, entry in load_numbers(folder).items()
+                if entry.get("source") not in replace_sources}
+        merged = {**kept, **entries}
         as_json = json.dumps(merged, indent=1, sort_keys=True) + "\n"
         numbers_files = {
             folder / "numbers.json": as_json.encode("utf-8"),

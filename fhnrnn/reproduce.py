@@ -282,6 +282,9 @@ def _run_staged(notebook: Path, executed: Path, settings: Plan) -> NotebookRun:
 def land_outputs(staging: Path, output_root: Path, executed: Path | None = None) -> None:
     """Land a notebook's staged figures and numbers under ``output_root``, all or nothing.
 
+    The numbers the notebook recorded replace every number recorded before under its source
+    (a name it no longer records is dropped); numbers of other notebooks are kept.
+
     Parameters
     ----------
     staging : Path
@@ -300,7 +303,9 @@ def land_outputs(staging: Path, output_root: Path, executed: Path | None = None)
         files[output_root / "notebooks" / executed.name] = _without_papermill(executed)
     staged = load_numbers(staging / "paper" / "generated")
     if staged:
-        merge_numbers(staged, output_root / "paper" / "generated", with_files=files)
+        sources = frozenset(entry["source"] for entry in staged.values() if entry["source"])
+        merge_numbers(staged, output_root / "paper" / "generated", with_files=files,
+                      replace_sources=sources)
     else:
         atomic_write_files(files)
 

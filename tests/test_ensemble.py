@@ -18,6 +18,7 @@ import torch
 
 from fhnrnn.ensemble import (
     ARMS,
+    BASELINES,
     CELLS,
     COLUMNS,
     GROUPS,
@@ -26,10 +27,10 @@ from fhnrnn.ensemble import (
     RunSpec,
     activation_patterns,
     aggregate,
+    baseline_summary,
     cli,
     compare_networks,
     compare_tables,
-    data_effect,
     design,
     fhn_references,
     group_summary,
@@ -39,7 +40,7 @@ from fhnrnn.ensemble import (
     train_member,
 )
 from fhnrnn.ensemble.dynamics import current_index
-from fhnrnn.ensemble.measure import _criterion
+from fhnrnn.ensemble.measure import _criterion, period_errors
 from fhnrnn.models import PaperRNN
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,6 +114,9 @@ def test_the_criterion_uses_the_period_and_counts_a_resting_network_as_a_miss() 
     assert not missed["reached_criterion"]
     assert missed["n_currents_resting"] == 1 and missed["period_error_max"] == np.inf
     assert missed["n_currents_diverged"] == 1
+    errors = period_errors(resting)
+    assert errors.shape == (len(STUDY_CURRENTS),) and errors[3] == np.inf
+    np.testing.assert_allclose(np.delete(errors, 3), 0.02)
 
 
 def test_current_index_refuses_points_off_the_grid() -> None:
@@ -304,16 +308,20 @@ def test_group_summary_counts_runs_and_gives_median_and_range() -> None:
     assert study["train_mse"] == "0.02 [0.02, 0.02]"  # the NaN run is left out
 
 
-def test_data_effect_tests_for_smaller_errors_with_transient_data() -> None:
-    effect = data_effect(_synthetic_table(), "rmse_vstar")
-    assert effect.loc["paper", "study_median"] == pytest.approx(0.52)
-    assert effect.loc["paper", "transient_median"] == pytest.approx(0.12)
-    # every transient run below every study run: the smallest one-sided p for 5 against 5
-    assert effect.loc["paper", "p_value"] == pytest.approx(1 / 252)
-    reversed_effect = data_effect(_synthetic_table().assign(
-        data=lambda table: table["data"].map({"study": "transient", "transient": "study"})),
-        "rmse_vstar")
-    assert reversed_effect.loc["paper", "p_value"] > 0.99
+def test_baseline_summary_gives_median_errors_and_counts_the_runs_that_beat_every_baseline(
+) -> None:
+    table = _synthetic_table().assign(
+        skill_vstar=[-1.0, 0.5, -2.0, np.nan, 0.1] * 2,
+        **{f"base_vstar_{name}": value for name, value in
+           zip(BASELINES, (0.6, 0.4, 0.3, 0.2), strict=True)})
+    summary = baseline_summary(table, "vstar").loc["PaperRNN, rotation 90-200"]
+    assert summary["runs"] == 4  # the run without a skill is left out
+    assert summary["network"] == pytest.approx(np.median([0.5, 0.51, 0.52, 0.54]))
+    assert summary["line"] == pytest.approx(0.2)
+    assert summary["beats_best"] == 2
+    assert summary["skill"] == "-0.45 [-2, 0.5]"
+    with pytest.raises(ValueError, match="target must be one of"):
+        baseline_summary(table, "v_star")
 
 
 def test_label_groups_names_every_arm_and_refuses_runs_outside_the_design() -> None:

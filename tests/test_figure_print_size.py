@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from fhnrnn import plotting
+from fhnrnn.ensemble import ANALYSIS_CURRENTS, ARMS
 from fhnrnn.ensemble import figures as ensemble_figures
 from fhnrnn.fhn import FHN
 
@@ -116,21 +117,23 @@ def _ensemble_table(folder: Path) -> pd.DataFrame:
     """A ``runs.csv`` with two runs per group of notebook 07, and their per-run arrays."""
     rng = np.random.default_rng(0)
     rows = []
-    designs = [("paper", "rot90_200", "study"), ("paper", "rot30_60", "study"),
-               ("gru", "default", "study"), ("paper", "rot90_200", "transient")]
-    for index, (cell, init, data) in enumerate(designs * 2):
+    currents = ANALYSIS_CURRENTS
+    for index, (cell, init, data) in enumerate(ARMS * 2):
         run_id = f"run{index}"
-        currents = np.linspace(0.4, 1.4, 21)
-        np.savez(folder / f"{run_id}.npz", fp_u=currents, fp_vtilde=rng.normal(0, 1, 21),
-                 fp_central=np.ones(21, bool))
-        rows.append({"run_id": run_id, "cell": cell, "init": init, "data": data,
-                     "seed": index, "rmse_vstar": rng.uniform(0.01, 2.0),
-                     "rmse_cycle_mean": rng.uniform(0.05, 1.5),
-                     "rmse_net_cycle_mean": rng.uniform(0.05, 1.5),
+        period = rng.uniform(20.0, 40.0, currents.size)
+        period[rng.uniform(size=currents.size) < 0.1] = np.inf  # rests at a few currents
+        np.savez(folder / f"{run_id}.npz", fp_u=currents, fp_vtilde=rng.normal(0, 1, currents.size),
+                 fp_central=np.ones(currents.size, bool), net_period=period, currents=currents)
+        rows.append({"run_id": run_id, "cell": cell, "init": init, "data": data, "seed": index,
+                     "skill_vstar": -rng.uniform(0.0, 50.0),
+                     "skill_cycle_mean": rng.uniform(-9, 0.9),
+                     "coef_vstar": rng.normal(0, 1), "coef_cycle_mean": rng.normal(1, 1),
+                     "inside_fraction": rng.uniform(0, 1),
+                     "in_plane_offset_median": rng.uniform(0.02, 1.5),
                      "freq_ratio_median": rng.uniform(0.2, 3.5),
-                     "centroid_distance_median": rng.uniform(0.3, 1.3),
-                     "n_activation_patterns": int(rng.integers(1, 22)),
-                     "vstar_linear_r2": rng.uniform(0, 1)})
+                     "osc_period_error": rng.uniform(0.001, 0.3),
+                     "osc_exponent_error": rng.uniform(0.5, 2.0),
+                     "osc_prc_distance": rng.uniform(0.0, 0.05)})
     return pd.DataFrame(rows)
 
 
@@ -235,20 +238,15 @@ def _ensemble(draw: Callable[[pd.DataFrame, Path], Figure]) -> Callable[[Path], 
 
 
 def _ensemble_figures() -> dict[str, Callable[[Path], Figure]]:
-    by_group = ensemble_figures.plot_by_group
+    baselines = {"osc_period_error": 0.08, "osc_exponent_error": 1.6, "osc_prc_distance": 0.03}
     return {
+        "ensemble_training": _ensemble(ensemble_figures.plot_period_errors),
         "ensemble_vstar": _ensemble(ensemble_figures.plot_vstar_curves),
-        "ensemble_errors": _ensemble(lambda table, _: by_group(
-            table, {"rmse_vstar": r"RMSE to FHN $v^*$",
-                    "rmse_cycle_mean": r"RMSE to FHN $\langle v\rangle$",
-                    "rmse_net_cycle_mean": r"RMSE to network's $\langle v\rangle$"},
-            log=("rmse_vstar", "rmse_cycle_mean", "rmse_net_cycle_mean"))),
-        "ensemble_geometry": _ensemble(lambda table, _: by_group(
-            table, {"freq_ratio_median": "focus rotation / cycle frequency",
-                    "centroid_distance_median": "distance from cycle centre / radius"},
-            log=("freq_ratio_median", "centroid_distance_median"),
-            reference={"freq_ratio_median": 1.0, "centroid_distance_median": 1.0})),
-        "ensemble_piecewise": _ensemble(lambda table, _: ensemble_figures.plot_piecewise(table)),
+        "ensemble_errors": _ensemble(lambda table, _: ensemble_figures.plot_skill(table)),
+        "ensemble_regression": _ensemble(lambda table, _: ensemble_figures.plot_regression(table)),
+        "ensemble_geometry": _ensemble(lambda table, _: ensemble_figures.plot_geometry(table)),
+        "ensemble_oscillator": _ensemble(
+            lambda table, _: ensemble_figures.plot_oscillator(table, baselines)),
     }
 
 

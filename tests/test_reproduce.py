@@ -163,6 +163,22 @@ def test_numbers_of_earlier_notebooks_are_kept_when_one_lands(project: Path) -> 
     assert "fhnrec@earlier" in (generated / "numbers.tex").read_text()
 
 
+def test_a_notebook_run_again_drops_the_names_it_no_longer_records(project: Path) -> None:
+    from fhnrnn.paper import merge_numbers
+
+    generated = project / "build" / "quick" / "paper" / "generated"
+    generated.mkdir(parents=True)
+    merge_numbers({"gone": {"value": 1, "text": "1", "source": "03"},
+                   "other": {"value": 2, "text": "2", "source": "01"}}, generated)
+    _write_notebook(project / "notebooks" / "03_again.ipynb",
+                    "from fhnrnn.paper import record\nrecord('fresh', 3, 'd', source='03')")
+    (result,) = reproduce.run(root=project, only=["03"], quick=True)
+    assert result.ok, result.error
+    numbers = json.loads((generated / "numbers.json").read_text())
+    assert set(numbers) == {"fresh", "other"}
+    assert "fhnrec@gone" not in (generated / "numbers.tex").read_text()
+
+
 def test_an_interrupt_lands_nothing_and_names_the_notebook(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,14 +8,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogLocator, MaxNLocator
+from matplotlib.ticker import LogLocator
 
+from fhnrnn.ensemble.dynamics import STUDY_CURRENTS
+from fhnrnn.ensemble.measure import PERIOD_TOLERANCE, period_errors
 from fhnrnn.ensemble.results import load_arrays
 from fhnrnn.ensemble.summary import label_groups
 from fhnrnn.fhn import FHN
 from fhnrnn.plotting import paper_figsize
 
-__all__ = ["plot_by_group", "plot_comparisons", "plot_piecewise", "plot_vstar_curves"]
+__all__ = ["plot_by_group", "plot_comparisons", "plot_geometry", "plot_oscillator",
+           "plot_period_errors", "plot_regression", "plot_skill", "plot_vstar_curves"]
 
 # The panels of the v~*(I) figure: title -> groups drawn in it.
 _PANELS = {
@@ -27,6 +30,10 @@ _PANELS = {
                                        "GRU, transient-rich", "LSTM, transient-rich",
                                        "PaperRNN, gap in rest", "TanhRNN, gap in rest"],
 }
+
+# The panels of the period-error figure: title -> data set-up.
+_PERIOD_PANELS = {"study's data": "study", "transient-rich data": "transient",
+                  "gap data": "gap"}
 
 
 def _fhn_curves(currents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -87,7 +94,8 @@ def _scatter_group(ax: plt.Axes, runs: pd.DataFrame, folder: Path, colour: str, 
 
 
 def plot_by_group(table: pd.DataFrame, columns: dict[str, str], *, log: tuple[str, ...] = (),
-                  reference: dict[str, float] | None = None) -> Figure:
+                  reference: dict[str, float] | None = None,
+                  figure: str = "ensemble_errors") -> Figure:
     """One strip chart per column: each run a dot, grouped by factor levels.
 
     Parameters
@@ -100,11 +108,12 @@ def plot_by_group(table: pd.DataFrame, columns: dict[str, str], *, log: tuple[st
         Columns drawn on a log scale.
     reference : dict of str to float, optional
         Column -> value drawn as a dashed line (e.g. a ratio of 1).
+    figure : str
+        The name whose printed size the figure takes (:func:`fhnrnn.plotting.paper_figsize`).
     """
     table = label_groups(table)
     groups = [group for group in table["group"].cat.categories if (table["group"] == group).any()]
-    width, height = paper_figsize("ensemble_errors")
-    fig, axes = plt.subplots(1, len(columns), figsize=(width, height), sharey=True,
+    fig, axes = plt.subplots(1, len(columns), figsize=paper_figsize(figure), sharey=True,
                              layout="constrained")
     axes = np.atleast_1d(axes)
     jitter = np.random.default_rng(0)
@@ -126,6 +135,53 @@ def plot_by_group(table: pd.DataFrame, columns: dict[str, str], *, log: tuple[st
     return fig
 
 
+def plot_skill(table: pd.DataFrame) -> Figure:
+    """Each run's RMSE of ṽ* over that of its best baseline, on v* and on ⟨v⟩ (log scale).
+
+    The ratio is ``1 - skill``: below the dashed line at 1 a run's fixed points predict the
+    target better than every baseline of :mod:`~fhnrnn.ensemble.baselines`.
+    """
+    ratios = table.assign(**{f"ratio_{target}": 1 - table[f"skill_{target}"].astype(float)
+                             for target in ("vstar", "cycle_mean")})
+    return plot_by_group(ratios, {"ratio_vstar": r"RMSE to $v^*$ / best baseline's",
+                                  "ratio_cycle_mean": r"RMSE to $\langle v\rangle$ / best "
+                                                      "baseline's"},
+                         log=("ratio_vstar", "ratio_cycle_mean"),
+                         reference={"ratio_vstar": 1.0, "ratio_cycle_mean": 1.0})
+
+
+def plot_regression(table: pd.DataFrame) -> Figure:
+    """Each run's coefficients of ṽ* regressed on v* and ⟨v⟩ jointly (dashed: 0)."""
+    return plot_by_group(table, {"coef_vstar": r"coefficient of $v^*$",
+                                 "coef_cycle_mean": r"coefficient of $\langle v\rangle$"},
+                         reference={"coef_vstar": 0.0, "coef_cycle_mean": 0.0},
+                         figure="ensemble_regression")
+
+
+def plot_geometry(table: pd.DataFrame) -> Figure:
+    """Where the central fixed point sits: wound round by the cycle, offsets, rotation rate."""
+    return plot_by_group(table, {"inside_fraction": "fraction wound round",
+                                 "in_plane_offset_median": "in-plane offset / radius",
+                                 "freq_ratio_median": "rotation / cycle frequency"},
+                         log=("in_plane_offset_median", "freq_ratio_median"),
+                         reference={"inside_fraction": 0.5, "in_plane_offset_median": 1.0,
+                                    "freq_ratio_median": 1.0},
+                         figure="ensemble_geometry")
+
+
+def plot_oscillator(table: pd.DataFrame, baselines: dict[str, float]) -> Figure:
+    """The oscillator statistics of every run, each beside its trivial baseline (dashed).
+
+    ``baselines``: column -> what a trivial oscillator scores there
+    (:func:`~fhnrnn.ensemble.oscillator_baselines`).
+    """
+    return plot_by_group(table, {"osc_period_error": "period error",
+                                 "osc_exponent_error": "exponent error (1/time)",
+                                 "osc_prc_distance": "PRC distance (cycles)"},
+                         log=("osc_period_error",), reference=baselines,
+                         figure="ensemble_oscillator")
+
+
 def _log_axis(ax: plt.Axes) -> None:
     """A log x axis labelled in plain numbers: 1-2-5 steps, 1-3 steps or decades, by range."""
     ax.set_xscale("log")
@@ -137,17 +193,33 @@ def _log_axis(ax: plt.Axes) -> None:
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
 
 
-def plot_piecewise(table: pd.DataFrame) -> Figure:
-    """For the ReLU cell: activation regions along the branch against the R² of a line."""
-    runs = label_groups(table[table["cell"] == "paper"])
-    fig, ax = plt.subplots(figsize=paper_figsize("ensemble_piecewise"), layout="constrained")
-    for colour, (group, rows) in enumerate(runs.groupby("group", observed=True)):
-        ax.scatter(rows["n_activation_patterns"], rows["vstar_linear_r2"], s=14,
-                   color=f"C{colour}", label=group.removeprefix("PaperRNN, "), alpha=0.8)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set(xlabel="activation patterns among the fixed points (of 21 currents)",
-           ylabel=r"$R^2$ of a line through $\tilde v^*(I)$", xlim=(0, 22))
-    fig.legend(loc="outside right upper")
+def plot_period_errors(table: pd.DataFrame, folder: Path) -> Figure:
+    """The period error of each group at each of the study's currents: where runs miss.
+
+    Per group, the median over its runs of ``|P_net / P_FHN - 1|`` at each current (a run
+    that rests there counts as infinitely wrong; a median beyond the axis is drawn at its
+    top); one panel per data set-up. The dashed line is
+    the criterion's tolerance.
+    """
+    table = label_groups(table)
+    fig, axes = plt.subplots(1, len(_PERIOD_PANELS), figsize=paper_figsize("ensemble_training"),
+                             sharey=True,
+                             layout="constrained")
+    top = 1.0
+    for ax, (title, data) in zip(axes, _PERIOD_PANELS.items(), strict=True):
+        groups = [group for group in table["group"].cat.categories
+                  if (table.loc[table["group"] == group, "data"] == data).any()]
+        for colour, group in enumerate(groups):
+            runs = table[table["group"] == group]
+            errors = [period_errors(load_arrays(folder, run_id)["net_period"])
+                      for run_id in runs["run_id"]]
+            median = np.median(errors, axis=0)
+            ax.plot(STUDY_CURRENTS, np.minimum(median, top), "o-", ms=2.5, lw=1,
+                    color=f"C{colour}", label=f"{_panel_label(group)} ({len(runs)})")
+        ax.axhline(PERIOD_TOLERANCE, color="0.5", ls="--", lw=0.8)
+        ax.set(yscale="log", ylim=(1e-3, top), title=title, xlabel="current $I$")
+        ax.legend(handlelength=1.2, labelspacing=0.2, borderaxespad=0.2)
+    axes[0].set_ylabel("median period error")
     return fig
 
 

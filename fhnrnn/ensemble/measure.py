@@ -232,12 +232,25 @@ def _on_study_currents(u: np.ndarray) -> np.ndarray:
     return np.isclose(u[:, None], STUDY_CURRENTS[None], rtol=0, atol=1e-9).any(axis=1)
 
 
+def period_errors(period: np.ndarray) -> np.ndarray:
+    """``|P_net / P_FHN - 1|`` at the study's currents (21,), inf where the network rests.
+
+    Parameters
+    ----------
+    period : ndarray, shape (K,)
+        The network's period at the analysis currents (NaN or inf where it does not cycle).
+    """
+    study = _on_study_currents(ANALYSIS_CURRENTS)
+    finite = np.where(np.isfinite(period[study]), period[study], np.inf)
+    return np.abs(finite / fhn_references()["euler_period"][study] - 1)
+
+
 def _criterion(cycle: dict[str, np.ndarray]) -> dict[str, Any]:
     """The phase-sensitive criterion over the study's currents (resting or diverged: inf)."""
     study = _on_study_currents(ANALYSIS_CURRENTS)
     reference = fhn_references()["euler_period"][study]
     period = np.where(np.isfinite(cycle["period"][study]), cycle["period"][study], np.inf)
-    error = np.abs(period / reference - 1)
+    error = period_errors(cycle["period"])
     drift = TRAINED_STEPS * DT * np.abs(1 / period - 1 / reference)
     worst = float(error.max())
     return {

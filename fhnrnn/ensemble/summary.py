@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
-from scipy import stats
 
-__all__ = ["GROUPS", "data_effect", "group_summary", "label_groups"]
+from fhnrnn.ensemble.baselines import BASELINES, TARGETS
+
+__all__ = ["GROUPS", "baseline_summary", "group_summary", "label_groups"]
 
 # (cell, init, data) -> label, in the order the notebook shows them.
 GROUPS: dict[tuple[str, str, str], str] = {
@@ -60,31 +62,34 @@ def _spread_text(values: pd.Series) -> str:
     return f"{defined.median():.3g} [{defined.min():.3g}, {defined.max():.3g}]"
 
 
-def data_effect(table: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Per cell: ``column`` in the study's set-up against the transient-rich one.
+def baseline_summary(table: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Per group: the median RMSE of ṽ* on ``target``, of each baseline, and the skill.
 
-    The test is the one-sided Mann-Whitney U test of "smaller with transient-rich data". Runs
-    where the column is NaN (a run without fixed points has no error) are left out and
-    counted; infinite values take part (they rank last).
+    Parameters
+    ----------
+    table : DataFrame
+        ``runs.csv``: ``rmse_<target>``, ``base_<target>_<baseline>`` for every baseline of
+        :data:`~fhnrnn.ensemble.baselines.BASELINES` and ``skill_<target>``.
+    target : str
+        ``"vstar"`` or ``"cycle_mean"``.
 
     Returns
     -------
     DataFrame
-        Index: cell. Columns: ``study_median``, ``transient_median``, ``study_n``,
-        ``transient_n`` (runs compared), ``left_out`` (runs without a value), ``p_value``.
+        One row per group present: ``runs`` (with a skill), the medians of ``network`` and of
+        each baseline, ``skill`` as ``median [min, max]``, and ``beats_best`` (runs with a
+        positive skill: better than every baseline).
     """
-    base = table[table["init"].isin(["rot90_200", "default"])]
-    base = base[(base["cell"] != "paper") | (base["init"] == "rot90_200")]
-    rows = {}
-    for cell, runs in base.groupby("cell"):
-        values = {data: runs.loc[runs["data"] == data, column].astype(float).dropna()
-                  for data in ("study", "transient")}
-        if values["study"].empty or values["transient"].empty:
-            continue
-        test = stats.mannwhitneyu(values["transient"], values["study"], alternative="less")
-        rows[cell] = {"study_median": values["study"].median(),
-                      "transient_median": values["transient"].median(),
-                      "study_n": len(values["study"]), "transient_n": len(values["transient"]),
-                      "left_out": len(runs) - len(values["study"]) - len(values["transient"]),
-                      "p_value": float(test.pvalue)}
-    return pd.DataFrame.from_dict(rows, orient="index")
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    rated = label_groups(table)
+    rated = rated[np.isfinite(rated[f"skill_{target}"].astype(float))]
+    grouped = rated.groupby("group", observed=True)
+    columns = {"network": f"rmse_{target}",
+               **{baseline: f"base_{target}_{baseline}" for baseline in BASELINES}}
+    summary = pd.DataFrame({"runs": grouped.size()})
+    for name, column in columns.items():
+        summary[name] = grouped[column].median()
+    summary["skill"] = grouped[f"skill_{target}"].agg(_spread_text)
+    summary["beats_best"] = grouped[f"skill_{target}"].agg(lambda skill: int((skill > 0).sum()))
+    return summary
