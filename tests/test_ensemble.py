@@ -186,6 +186,12 @@ def test_one_run_writes_its_row_and_arrays_and_the_table_gathers_them(
     with (tmp_path / "runs.csv").open() as handle:
         table = list(csv.DictReader(handle))
     assert tuple(table[0]) == COLUMNS and table[0]["run_id"] == "gru-default-study-s1"
+    gathered = ["aggregate", "--runs-dir", str(tmp_path / "runs"), "--out",
+                str(tmp_path / "measured.csv")]
+    assert cli.main(gathered) == 2  # the design's other runs have no result file
+    assert cli.main([*gathered, "--measured"]) == 0
+    assert list(pd.read_csv(tmp_path / "measured.csv")["run_id"]) == [
+        "gru-default-study-s1", "gru-default-study-s2"]
 
 
 def test_aggregate_names_the_runs_without_results(tmp_path: Path) -> None:
@@ -249,9 +255,12 @@ def test_a_remeasured_table_agrees_with_the_first_and_a_changed_cell_is_named(
     assert "1 cells in 1 runs differ" in capsys.readouterr().out
     with pytest.raises(ValueError, match="rtol must lie in"):
         compare_tables(reference, again, rtol=0.0)
+    extra = table.iloc[[0]].assign(run_id="gru-default-study-s2", n_stable=0)
+    pd.concat([extra, table]).to_csv(again / "runs.csv", index=False)
+    assert list(compare_tables(reference, again)["column"]) == ["n_stable"]  # s2 is extra
     table.loc[0, "run_id"] = "gru-default-study-s2"
     table.to_csv(again / "runs.csv", index=False)
-    with pytest.raises(ValueError, match="in the same order"):
+    with pytest.raises(ValueError, match=r"lacks \['gru-default-study-s1'\]"):
         compare_tables(reference, again)
 
 

@@ -11,7 +11,13 @@ from pathlib import Path
 import pandas as pd
 
 from fhnrnn.ensemble.factors import SEEDS_PER_ARM, design
-from fhnrnn.ensemble.results import aggregate, compare_tables, run_member, train_member
+from fhnrnn.ensemble.results import (
+    aggregate,
+    compare_tables,
+    result_paths,
+    run_member,
+    train_member,
+)
 from fhnrnn.ensemble.train import compare_networks
 
 __all__ = ["main"]
@@ -38,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     gather.add_argument("--out", type=Path, required=True, help="the CSV to write")
     gather.add_argument("--seeds", type=int, default=SEEDS_PER_ARM,
                         help=f"seeds per arm (default {SEEDS_PER_ARM})")
+    gather.add_argument("--measured", action="store_true",
+                        help="only the runs that have a result file (a sweep under way)")
     compare = commands.add_parser("compare", help="retrained networks against the shipped ones")
     compare.add_argument("--networks-dir", type=Path, required=True,
                          help="folder of the retrained networks")
@@ -73,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _print_table_comparison(compare_tables(arguments.reference, arguments.table))
         else:
             run_ids = sorted(spec.run_id for spec in design(arguments.seeds))
+            if arguments.measured:
+                run_ids = [run_id for run_id in run_ids
+                           if result_paths(arguments.runs_dir, run_id)[0].is_file()]
             count = aggregate(arguments.runs_dir, arguments.out, run_ids)
             print(f"{count} runs -> {arguments.out}")
     except ValueError as error:

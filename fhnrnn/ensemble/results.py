@@ -262,9 +262,11 @@ _TIMINGS = ("train_seconds", "measure_seconds")
 def compare_tables(reference: Path, other: Path, *, rtol: float = 1e-4) -> pd.DataFrame:
     """The cells in which two ``runs.csv`` differ (a re-measurement against the shipped table).
 
-    Numbers agree within ``rtol`` (relative, with the same absolute floor; the table keeps six
-    significant digits, and another CPU may change the last bits of a float64 sum); other
-    cells and missing values must match exactly. The timing columns are left out.
+    Every run of ``reference`` is compared with the same run of ``other``, which may hold more
+    (runs trained since the reference was shipped). Numbers agree within ``rtol`` (relative,
+    with the same absolute floor; the table keeps six significant digits, and another CPU may
+    change the last bits of a float64 sum); other cells and missing values must match exactly.
+    The timing columns are left out.
 
     Parameters
     ----------
@@ -282,14 +284,16 @@ def compare_tables(reference: Path, other: Path, *, rtol: float = 1e-4) -> pd.Da
     Raises
     ------
     ValueError
-        If the tables do not hold the same runs in the same order, or ``rtol`` is out of range.
+        If ``other`` lacks a run of ``reference``, or ``rtol`` is out of range.
     """
     if not 0 < rtol < 1:
         raise ValueError(f"rtol must lie in (0, 1), got {rtol!r}")
     first, second = load_table(reference), load_table(other)
-    if list(first["run_id"]) != list(second["run_id"]):
-        raise ValueError(f"{Path(other) / 'runs.csv'} must hold the runs of "
-                         f"{Path(reference) / 'runs.csv'} in the same order")
+    lacking = sorted(set(first["run_id"]) - set(second["run_id"]))
+    if lacking:
+        raise ValueError(f"{Path(other) / 'runs.csv'} must hold every run of "
+                         f"{Path(reference) / 'runs.csv'}; it lacks {lacking}")
+    second = second.set_index("run_id").loc[first["run_id"]].reset_index()
     rows = []
     for column in (name for name in first.columns if name not in _TIMINGS):
         differ = ~_same(first[column], second[column], rtol)
