@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import warnings
@@ -298,7 +299,8 @@ def ship(
     seed : int
         The recipe's seed.
     errors : mapping
-        The errors to record.
+        The errors to record; a non-finite one (a network that diverges on those data) is
+        recorded as null.
     folder : Path, optional
         The artifacts' folder; :func:`artifacts_dir` by default.
 
@@ -323,7 +325,7 @@ def ship(
         "updates": result.epochs,
         "train_seconds": round(result.seconds, 1),
         "converged": result.converged,
-        "errors": {k: (None if v is None else float(v)) for k, v in errors.items()},
+        "errors": {k: _finite_or_none(v) for k, v in errors.items()},
         **training_environment(int(recipe["threads"])),
     }
     return write_entry(artifacts_dir() if folder is None else Path(folder), name, tensors,
@@ -399,3 +401,8 @@ def manifests() -> list[dict[str, Any]]:
         for path in sorted(folder.glob("*.json"))
         if (manifest := read_manifest(folder, path.stem)) is not None
     ]
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    """An error as the manifest records it: null when missing or not finite."""
+    return float(value) if value is not None and math.isfinite(value) else None

@@ -66,7 +66,7 @@ PAPER_FIGURE_SIZES: dict[str, tuple[float, float]] = {
     "ensemble_training": (TEXT_WIDTH, 2.8),
     "ensemble_regression": (TEXT_WIDTH, 3.2),
     "ensemble_oscillator": (TEXT_WIDTH, 3.2),
-    "ensemble_identifiability": (TEXT_WIDTH, 2.6),
+    "ensemble_identifiability": (TEXT_WIDTH, 3.4),
     "osc_cycles": (TEXT_WIDTH, 2.4),
     "osc_exponents": (TEXT_WIDTH, 2.4),
     "osc_prc": (TEXT_WIDTH, 2.3),

@@ -119,6 +119,18 @@ def test_refresh_ships_a_manifest_and_a_later_run_loads_it(
         assert torch.equal(fresh.state_dict()[name], value), name
 
 
+def test_a_non_finite_error_is_shipped_as_null_and_the_manifest_reads_back(
+    folders: Path,
+) -> None:
+    """A network that diverges on its held-out data (found in the ensemble:
+    paper-rot90_200-transient-s5) must not write a manifest its own reader refuses."""
+    result = _trainer(_cell(), [])()
+    artifacts.ship("net", result, "key", recipe=RECIPE, seed=0,
+                   errors={"train_mse": 0.5, "held_out_mse": float("inf")}, folder=folders)
+    manifest = json.loads((folders / "net.json").read_text())
+    assert manifest["errors"] == {"train_mse": 0.5, "held_out_mse": None}
+
+
 def test_a_changed_recipe_retrains_and_keeps_the_shipped_file(
     monkeypatch: pytest.MonkeyPatch, folders: Path
 ) -> None:

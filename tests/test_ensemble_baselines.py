@@ -8,7 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fhnrnn.ensemble.baselines import baseline_errors, joint_regression, train_mean_voltage
+from fhnrnn.ensemble.baselines import (
+    BASELINES,
+    baseline_errors,
+    joint_regression,
+    train_mean_voltage,
+)
 from fhnrnn.ensemble.dynamics import STUDY_CURRENTS, fhn_references
 from fhnrnn.ensemble.geometry import winding_number
 
@@ -38,6 +43,18 @@ def test_a_read_out_equal_to_the_best_baseline_has_zero_skill() -> None:
     assert errors["skill_vstar"] == pytest.approx(0.0, abs=1e-12)
     exact = baseline_errors(STUDY_CURRENTS, TARGETS["vstar"], TARGETS, np.full(21, np.nan))
     assert exact["skill_vstar"] == pytest.approx(1.0)
+
+
+def test_a_run_without_a_point_on_the_study_currents_has_no_errors_and_no_skill() -> None:
+    """A network whose every central point lies off the study's currents (found in the
+    ensemble: tanh-default-transient-s0) gets NaN, not an error deep inside the task."""
+    empty = np.zeros(0)
+    errors = baseline_errors(empty, empty, {"vstar": empty, "cycle_mean": empty}, empty)
+    assert set(errors) == {f"{kind}_{target}" for target in TARGETS
+                           for kind in ("rmse", "skill")} | {
+        f"base_{target}_{name}" for target in TARGETS for name in BASELINES}
+    assert len(errors) == 2 * (2 + len(BASELINES))
+    assert all(np.isnan(value) for value in errors.values())
 
 
 def test_the_training_mean_is_the_mean_of_the_task_voltage() -> None:

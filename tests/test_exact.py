@@ -15,6 +15,7 @@ from fhnrnn.fixedpoints import (
     find_fixed_points_exact,
     trace_fixed_points,
 )
+from fhnrnn.fixedpoints._pivot import ParameterisedStack, Pivot
 from fhnrnn.fixedpoints.exact import End, region_multipliers
 from fhnrnn.models import PaperRNN, TanhRNN
 
@@ -234,6 +235,17 @@ def test_the_jacobian_product_is_the_affine_piece_of_the_region(d: int, widths: 
         a, _, _ = stack.affine_piece(stack.pattern(x, u))
         np.testing.assert_allclose(stack.jacobian_product(x, u, q), a @ q, rtol=1e-12,
                                    atol=1e-12)
+
+
+def test_a_homotopy_that_starts_in_a_region_of_fixed_points_ends_there_with_its_reason() -> None:
+    """F(x) = relu(x + 5) - 5 is the identity for x > -5: every state there is fixed, so the
+    homotopy from x0 = 0 has no curve to follow (found in the ensemble, paper-...-gap-s5)."""
+    stack = ReLUStack(state_in=np.eye(1), input_in=np.zeros((1, 1)), bias_in=np.zeros(1),
+                      weights=(np.eye(1),), biases=(np.array([5.0]),), state_out=np.eye(1),
+                      input_out=np.zeros((1, 1)), bias_out=np.array([-5.0]))
+    system = ParameterisedStack.homotopy(stack, np.zeros(1), np.zeros(1))
+    trace = Pivot(system, np.zeros(2), 1.0).run(0.0, 1.0, 1e3, 100)
+    assert trace.end is End.SINGULAR and len(trace.vertices) == 1
 
 
 def test_a_smooth_cell_or_several_inputs_are_refused_with_a_clear_error() -> None:

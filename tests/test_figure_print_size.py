@@ -247,7 +247,23 @@ def _ensemble_figures() -> dict[str, Callable[[Path], Figure]]:
         "ensemble_geometry": _ensemble(lambda table, _: ensemble_figures.plot_geometry(table)),
         "ensemble_oscillator": _ensemble(
             lambda table, _: ensemble_figures.plot_oscillator(table, baselines)),
+        "ensemble_identifiability": lambda _: ensemble_figures.plot_comparisons(_comparisons()),
     }
+
+
+def _comparisons() -> pd.DataFrame:
+    """Twelve tests, as :func:`fhnrnn.ensemble.arm_comparisons` returns them."""
+    rng = np.random.default_rng(1)
+    tests = [(a, b, cell, column) for a, b, columns in (
+        ("gap", "transient", ("rmse_vstar_band", "rmse_vstar_off_band")),
+        ("transient", "study", ("rmse_vstar_rest", "rmse_vstar")))
+        for cell in ("paper", "gru", "lstm") for column in columns]
+    low = rng.uniform(-1.2, 0.2, len(tests))
+    return pd.DataFrame({"a": [t[0] for t in tests], "b": [t[1] for t in tests],
+                         "cell": [t[2] for t in tests], "column": [t[3] for t in tests],
+                         "n_a": 10, "n_b": 10, "median_difference": low + 0.3,
+                         "ci_low": low, "ci_high": low + 0.6,
+                         "p_holm": rng.uniform(0, 1, len(tests))})
 
 
 FIGURES: dict[str, Callable[[Path], Figure]] = {

@@ -34,8 +34,9 @@ _CONFIDENCE = 0.95
 
 
 def train_mean_voltage(currents: np.ndarray) -> np.ndarray:
-    """Mean FHN voltage over the trained horizon from (0, 0) at each current (K,)."""
-    return np.array(_train_means(tuple(np.asarray(currents, dtype=np.float64).tolist())))
+    """Mean FHN voltage over the trained horizon from (0, 0) at each current (K,; K may be 0)."""
+    values = tuple(np.asarray(currents, dtype=np.float64).ravel().tolist())
+    return np.array(_train_means(values)) if values else np.zeros(0)
 
 
 @cache

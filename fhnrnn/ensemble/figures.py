@@ -66,7 +66,9 @@ def plot_vstar_curves(table: pd.DataFrame, folder: Path) -> Figure:
                            limits)
         ax.axvspan(0.4, 1.4, color="0.93", zorder=0)
         ax.set(title=title, ylim=limits)
-        ax.legend(loc="lower right", handletextpad=0.2, borderaxespad=0.2, labelspacing=0.25,
+        crowded = len(groups) > 3  # two columns in the empty upper left
+        ax.legend(loc="upper left" if crowded else "lower right", ncols=2 if crowded else 1,
+                  handletextpad=0.2, borderaxespad=0.2, labelspacing=0.25, columnspacing=0.8,
                   markerscale=1.5)
     for ax in axes[1]:
         ax.set_xlabel("current $I$")
@@ -198,15 +200,16 @@ def plot_period_errors(table: pd.DataFrame, folder: Path) -> Figure:
 
     Per group, the median over its runs of ``|P_net / P_FHN - 1|`` at each current (a run
     that rests there counts as infinitely wrong; a median beyond the axis is drawn at its
-    top); one panel per data set-up. The dashed line is
+    edge); one panel per data set-up. The dashed line is
     the criterion's tolerance.
     """
     table = label_groups(table)
     fig, axes = plt.subplots(1, len(_PERIOD_PANELS), figsize=paper_figsize("ensemble_training"),
                              sharey=True,
                              layout="constrained")
-    top = 1.0
+    bottom, top = 1e-4, 1.0
     for ax, (title, data) in zip(axes, _PERIOD_PANELS.items(), strict=True):
+        label = _panel_label if data == "study" else (lambda group: group.split(",")[0])
         groups = [group for group in table["group"].cat.categories
                   if (table.loc[table["group"] == group, "data"] == data).any()]
         for colour, group in enumerate(groups):
@@ -214,11 +217,11 @@ def plot_period_errors(table: pd.DataFrame, folder: Path) -> Figure:
             errors = [period_errors(load_arrays(folder, run_id)["net_period"])
                       for run_id in runs["run_id"]]
             median = np.median(errors, axis=0)
-            ax.plot(STUDY_CURRENTS, np.minimum(median, top), "o-", ms=2.5, lw=1,
-                    color=f"C{colour}", label=f"{_panel_label(group)} ({len(runs)})")
+            ax.plot(STUDY_CURRENTS, np.clip(median, bottom, top), "o-", ms=2.5, lw=1,
+                    color=f"C{colour}", label=f"{label(group)} ({len(runs)})")
         ax.axhline(PERIOD_TOLERANCE, color="0.5", ls="--", lw=0.8)
-        ax.set(yscale="log", ylim=(1e-3, top), title=title, xlabel="current $I$")
-        ax.legend(handlelength=1.2, labelspacing=0.2, borderaxespad=0.2)
+        ax.set(yscale="log", ylim=(bottom, top), title=title, xlabel="current $I$")
+        ax.legend(loc="lower center", handlelength=1.2, labelspacing=0.2, borderaxespad=0.2)
     axes[0].set_ylabel("median period error")
     return fig
 
@@ -250,7 +253,7 @@ def plot_comparisons(comparisons: pd.DataFrame, labels: dict[str, str] | None = 
         ax.plot(test.median_difference, row, "o", color=colour, ms=5,
                 mfc=colour if test.p_holm < 0.05 else "white")
         ax.annotate(f"{test.n_a} vs {test.n_b},  p = {test.p_holm:.2g}", (1.01, row),
-                    xycoords=("axes fraction", "data"), va="center", fontsize="small")
+                    xycoords=("axes fraction", "data"), va="center")
     ax.axvline(0.0, color="0.5", ls="--", lw=0.8)
     ax.set_yticks(range(len(comparisons)), [
         f"{test.cell}: {labels.get(test.column, test.column)} ({test.a} - {test.b})"
@@ -264,4 +267,6 @@ def _panel_label(group: str) -> str:
     """A group's name within its panel of the ṽ* figure, whose title says the rest."""
     if group.endswith(", transient-rich"):
         return group.removesuffix(", transient-rich")
+    if group.endswith(", gap in rest"):
+        return group.replace(", gap in rest", ", gap")
     return group.removeprefix("PaperRNN, ")

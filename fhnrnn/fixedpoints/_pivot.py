@@ -227,15 +227,26 @@ class Pivot:
         self.refreshes = 0
         self.border = np.zeros(system.d + 1)
         self.border[-1] = 1.0
-        self._refresh()
+        self.stopped: End | None = None  # the start itself is a stop (a degenerate region)
+        try:
+            self._refresh()
+        except _Stop as stop:
+            self.stopped = stop.end
+            return
         self.v = self.inverse[:, -1] / _norm(self.inverse[:, -1])
         self.v *= 1.0 if self.v[-1] * direction >= 0 else -1.0
         self._set_border(self.v)
         self.rates = system.directional(self.on, self.v)
 
     def run(self, low: float, high: float, bound: float, max_segments: int) -> Trace:
-        """Pivot until theta leaves [low, high], a state leaves the box |x| <= bound, or a stop."""
+        """Pivot until theta leaves [low, high], a state leaves the box |x| <= bound, or a stop.
+
+        A start in a region where the curve is not a line ends at once, with that stop.
+        """
         trace = Trace(vertices=[self.y.copy()])
+        if self.stopped is not None:
+            trace.end = self.stopped
+            return trace
         seen: set[bytes] = set()
         try:
             for _ in range(max_segments):
