@@ -200,13 +200,11 @@ def plot_period_errors(table: pd.DataFrame, folder: Path) -> Figure:
 
     Per group, the median over its runs of ``|P_net / P_FHN - 1|`` at each current (a run
     that rests there counts as infinitely wrong; a median beyond the axis is drawn at its
-    edge); one panel per data set-up. The dashed line is
-    the criterion's tolerance.
+    edge); one panel per data set-up. The dashed line is the criterion's tolerance.
     """
     table = label_groups(table)
     fig, axes = plt.subplots(1, len(_PERIOD_PANELS), figsize=paper_figsize("ensemble_training"),
-                             sharey=True,
-                             layout="constrained")
+                             sharey=True, layout="constrained")
     bottom, top = 1e-4, 1.0
     for ax, (title, data) in zip(axes, _PERIOD_PANELS.items(), strict=True):
         label = _panel_label if data == "study" else (lambda group: group.split(",")[0])

@@ -240,17 +240,22 @@ def period_errors(period: np.ndarray) -> np.ndarray:
     period : ndarray, shape (K,)
         The network's period at the analysis currents (NaN or inf where it does not cycle).
     """
+    network, reference = _study_periods(period)
+    return np.abs(network / reference - 1)
+
+
+def _study_periods(period: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The network's periods (inf where it does not cycle) and FHN's, at the study's currents."""
     study = _on_study_currents(ANALYSIS_CURRENTS)
-    finite = np.where(np.isfinite(period[study]), period[study], np.inf)
-    return np.abs(finite / fhn_references()["euler_period"][study] - 1)
+    network = np.where(np.isfinite(period[study]), period[study], np.inf)
+    return network, fhn_references()["euler_period"][study]
 
 
 def _criterion(cycle: dict[str, np.ndarray]) -> dict[str, Any]:
     """The phase-sensitive criterion over the study's currents (resting or diverged: inf)."""
     study = _on_study_currents(ANALYSIS_CURRENTS)
-    reference = fhn_references()["euler_period"][study]
-    period = np.where(np.isfinite(cycle["period"][study]), cycle["period"][study], np.inf)
-    error = period_errors(cycle["period"])
+    period, reference = _study_periods(cycle["period"])
+    error = np.abs(period / reference - 1)
     drift = TRAINED_STEPS * DT * np.abs(1 / period - 1 / reference)
     worst = float(error.max())
     return {
