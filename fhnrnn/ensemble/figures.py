@@ -205,7 +205,7 @@ def plot_period_errors(table: pd.DataFrame, folder: Path) -> Figure:
     table = label_groups(table)
     fig, axes = plt.subplots(1, len(_PERIOD_PANELS), figsize=paper_figsize("ensemble_training"),
                              sharey=True, layout="constrained")
-    bottom, top = 1e-4, 1.0
+    bottom, top = 1e-5, 1.0
     for ax, (title, data) in zip(axes, _PERIOD_PANELS.items(), strict=True):
         label = _panel_label if data == "study" else (lambda group: group.split(",")[0])
         groups = [group for group in table["group"].cat.categories
@@ -219,7 +219,8 @@ def plot_period_errors(table: pd.DataFrame, folder: Path) -> Figure:
                     color=f"C{colour}", label=f"{label(group)} ({len(runs)})")
         ax.axhline(PERIOD_TOLERANCE, color="0.5", ls="--", lw=0.8)
         ax.set(yscale="log", ylim=(bottom, top), title=title, xlabel="current $I$")
-        ax.legend(loc="lower center", handlelength=1.2, labelspacing=0.2, borderaxespad=0.2)
+        ax.legend(loc="lower center", ncols=2 if len(groups) > 4 else 1, handlelength=1.2,
+                  labelspacing=0.2, columnspacing=0.8, borderaxespad=0.2)
     axes[0].set_ylabel("median period error")
     return fig
 
